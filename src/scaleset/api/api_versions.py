@@ -1,0 +1,26 @@
+"""The api-version query parameter: required everywhere, within the range this server speaks."""
+
+from __future__ import annotations
+
+import re
+
+from scaleset.service.errors import ArmError
+
+OLDEST, NEWEST = "2018-10-01", "2026-09-01"
+_FORMAT = re.compile(r"^(\d{4}-\d{2}-\d{2})(-preview|-beta|-alpha)?$", re.IGNORECASE)
+
+
+def check(value: str | None) -> str:
+    if value is None or value == "":
+        raise ArmError(400, "MissingApiVersionParameter",
+                       "The api-version query parameter (?api-version=) is required for all requests.", target="api-version")
+    match = _FORMAT.match(value)
+    if not match or not (OLDEST <= match.group(1) <= NEWEST):
+        raise ArmError(400, "InvalidApiVersionParameter",
+                       f"The api-version '{value}' is invalid. The supported versions are from '{OLDEST}' to '{NEWEST}'.",
+                       target="api-version")
+    return value
+
+
+def at_least(value: str, version: str) -> bool:
+    return value[:10] >= version

@@ -1,0 +1,12 @@
+"""ARM endpoints, one module per resource family; each registers its routes on the router."""
+
+from __future__ import annotations
+
+from scaleset.api.router import Router
+
+
+def register_all(router: Router) -> None:
+    from scaleset.api.endpoints import groups, images, network, operations, scale_sets, subscriptions, vms
+
+    for module in (subscriptions, groups, operations, network, images, scale_sets, vms):
+        module.register(router)

@@ -1,0 +1,59 @@
+"""ARM responses: JSON, long-running-operation headers, pages with an absolute nextLink."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from scaleset.service.context import Settings
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(json.dumps(body, separators=(",", ":")), status_code=status, headers=headers,
+                    media_type="application/json; charset=utf-8")
+
+
+def base_url(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+def operation_urls(request: Request, sub: str, location: str, op_id: str, api_version: str) -> tuple[str, str]:
+    """(Azure-AsyncOperation URL, Location URL) of an operation."""
+    root = f"{base_url(request)}/subscriptions/{sub}/providers/Microsoft.Compute/locations/{location}"
+    query = urlencode({"api-version": api_version})
+    return f"{root}/operations/{op_id}?{query}", f"{root}/operationResults/{op_id}?monitor=true&{query}"
+
+
+def retry_headers(settings: Settings) -> dict[str, str]:
+    """Poll hints: whole seconds in Retry-After (at least 1), finer in x-ms-retry-after-ms."""
+    headers = {"Retry-After": str(max(1, round(settings.retry_after_ms / 1000)))}
+    if settings.retry_after_ms < 1000:
+        headers["x-ms-retry-after-ms"] = str(settings.retry_after_ms)
+    return headers
+
+
+def lro_headers(request: Request, settings: Settings, sub: str, location: str, op_id: str, api_version: str,
+                *, with_location: bool) -> dict[str, str]:
+    async_url, location_url = operation_urls(request, sub, location, op_id, api_version)
+    headers = {"Azure-AsyncOperation": async_url, **retry_headers(settings)}
+    if with_location:
+        headers["Location"] = location_url
+    return headers
+
+
+def page(request: Request, items: list[Any], *, offset: int, more: bool) -> dict[str, Any]:
+    body: dict[str, Any] = {"value": items}
+    if more:
+        params = dict(request.query_params)
+        params["$skiptoken"] = str(offset + len(items))
+        body["nextLink"] = f"{base_url(request)}{request.url.path}?{urlencode(params)}"
+    return body
+
+
+def skip_token(request: Request) -> int:
+    token = request.query_params.get("$skiptoken", "0")
+    return int(token) if token.isdigit() else 0

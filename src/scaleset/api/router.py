@@ -1,0 +1,47 @@
+"""Routes for ARM paths, matched case-insensitively (ARM paths are, and the spec mixes cases)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+Handler = Callable[..., Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    pattern: re.Pattern[str]
+    handler: Handler
+    template: str
+    raw_body: bool = False  # the handler reads the body itself (not JSON)
+
+
+class Router:
+    def __init__(self) -> None:
+        self.routes: list[Route] = []
+
+    def add(self, method: str, template: str, handler: Handler, *, raw_body: bool = False) -> None:
+        """template: '/subscriptions/{subscription}/resourcegroups/{group}' ({name} = one segment)."""
+        regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template)
+        self.routes.append(Route(method.upper(), re.compile(f"^{regex}/?$", re.IGNORECASE), handler, template, raw_body))
+
+    def route(self, method: str, template: str, *, raw_body: bool = False) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.add(method, template, handler, raw_body=raw_body)
+            return handler
+
+        return register
+
+    def match(self, method: str, path: str) -> tuple[Route | None, dict[str, str], bool]:
+        """(route, path params, whether the path exists for some other method)."""
+        path_known = False
+        for route in self.routes:
+            found = route.pattern.match(path)
+            if found:
+                if route.method == method.upper():
+                    return route, found.groupdict(), True
+                path_known = True
+        return None, {}, path_known

@@ -1,0 +1,117 @@
+"""`scaleset serve`: the control plane's server process."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import secrets
+from pathlib import Path
+
+import click
+
+from scaleset.service.context import Settings
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8443, show_default=True, type=int, help="Port to listen on (0: any free port).")
+@click.option("--data-dir", default="./.scaleset", show_default=True, type=click.Path(path_type=Path),
+              help="Where the database, images, machines, keys and certificates live.")
+@click.option("--db", default=None, help="SQLAlchemy URL of the store (default: SQLite in the data dir; postgresql://... works).")
+@click.option("--driver", type=click.Choice(["process", "sim"]), default="process", show_default=True)
+@click.option("--tls-cert", type=click.Path(exists=True, path_type=Path), help="PEM certificate to serve HTTPS with.")
+@click.option("--tls-key", type=click.Path(exists=True, path_type=Path), help="PEM private key of --tls-cert.")
+@click.option("--tls-self-signed", is_flag=True, help="Serve HTTPS with a certificate of our own CA (<data-dir>/ca.pem).")
+@click.option("--token", "tokens", multiple=True, help="A bearer token to accept (repeatable). Default: one generated now.")
+@click.option("--page-size", default=100, show_default=True, type=click.IntRange(1, 1000), help="Items per page of paged lists.")
+@click.option("--retry-after-ms", default=1000, show_default=True, type=click.IntRange(1, 60000),
+              help="Poll interval suggested to clients of long-running operations.")
+@click.option("--status-interval", default=2.0, show_default=True, type=float, help="Seconds between refreshes of instance states.")
+@click.option("--location", "default_location", default="westus", show_default=True, help="The location of this server's region.")
+@click.option("--log-level", default="info", show_default=True, type=click.Choice(["debug", "info", "warning", "error"]))
+def serve(host: str, port: int, data_dir: Path, db: str | None, driver: str, tls_cert: Path | None, tls_key: Path | None,
+          tls_self_signed: bool, tokens: tuple[str, ...], page_size: int, retry_after_ms: int, status_interval: float,
+          default_location: str, log_level: str) -> None:
+    """Start the control plane: the ARM API and the reconciler."""
+    if bool(tls_cert) != bool(tls_key):
+        raise click.UsageError("--tls-cert and --tls-key go together.")
+    if tls_cert and tls_self_signed:
+        raise click.UsageError("Give either --tls-cert/--tls-key or --tls-self-signed, not both.")
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    data_dir = data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    settings = Settings(page_size=page_size, retry_after_ms=retry_after_ms, status_interval=status_interval,
+                        default_location=default_location)
+    accepted = list(tokens) or [_generated_token(data_dir)]
+    asyncio.run(_serve(host=host, port=port, data_dir=data_dir, db=db, driver_name=driver, tls_cert=tls_cert, tls_key=tls_key,
+                       tls_self_signed=tls_self_signed, tokens=accepted, settings=settings, log_level=log_level))
+
+
+def _generated_token(data_dir: Path) -> str:
+    token = secrets.token_urlsafe(32)
+    path = data_dir / "token"
+    path.write_text(token)
+    path.chmod(0o600)
+    click.echo(f"No --token given; accepting this generated one (also in {path}):\n  {token}", err=True)
+    return token
+
+
+async def _serve(*, host: str, port: int, data_dir: Path, db: str | None, driver_name: str, tls_cert: Path | None,
+                 tls_key: Path | None, tls_self_signed: bool, tokens: list[str], settings: Settings, log_level: str) -> None:
+    import uvicorn
+
+    from scaleset.api.app import create_app
+    from scaleset.api.auth import StaticTokens
+    from scaleset.clock import RealClock
+    from scaleset.drivers import load_driver
+    from scaleset.service.controlplane import ControlPlane
+    from scaleset.store.database import Database, sqlite_url
+
+    ca: Path | None = None
+    if tls_self_signed:
+        from scaleset.api.tls import ensure_self_signed
+
+        files = ensure_self_signed(data_dir, hosts=_tls_hosts(host))
+        tls_cert, tls_key, ca = files.cert, files.key, files.ca
+    clock = RealClock()
+    database = Database(db or sqlite_url(data_dir / "scaleset.db"))
+    plane = ControlPlane(db=database, driver=load_driver(driver_name, data_dir=data_dir, clock=clock),
+                         data_dir=data_dir, clock=clock, settings=settings)
+    await plane.start()
+    app = create_app(plane, StaticTokens(tokens))
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level if log_level != "info" else "warning",
+                            ssl_certfile=str(tls_cert) if tls_cert else None, ssl_keyfile=str(tls_key) if tls_key else None,
+                            lifespan="off", access_log=log_level == "debug")
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            if serving.done():
+                await serving  # startup failed (port taken, bad certificate): let its error show
+                return
+            await asyncio.sleep(0.02)
+        bound = server.servers[0].sockets[0].getsockname()[1]
+        scheme = "https" if tls_cert else "http"
+        url = f"{scheme}://{_url_host(host)}:{bound}"
+        endpoint = {"url": url, "ca": str(ca) if ca else None, "pid": os.getpid()}
+        (data_dir / "endpoint.json").write_text(json.dumps(endpoint))
+        click.echo(f"scaleset serving {url} (driver {driver_name}, data {data_dir})", err=True)
+        await serving
+    finally:
+        await plane.stop()
+        database.close()
+
+
+def _tls_hosts(host: str) -> tuple[str, ...]:
+    hosts = ["127.0.0.1", "localhost", "::1"]
+    if host not in ("0.0.0.0", "::", *hosts):
+        hosts.append(host)
+    return tuple(hosts)
+
+
+def _url_host(host: str) -> str:
+    if host in ("0.0.0.0", "::"):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host

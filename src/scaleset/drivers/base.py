@@ -1,0 +1,141 @@
+"""The compute-driver contract.
+
+A driver turns instance specs into machines. Drivers are dumb and idempotent: every call may be
+repeated after a crash with the same result, and no policy lives here (batching, health gating and
+retries belong to `upgrade/` and `service/`). Each call is keyed by `InstanceSpec.key`, unique on
+the server, and everything a driver needs to act again after a restart it keeps itself, so a new
+server process adopts the machines an earlier one made.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+
+class DriverError(Exception):
+    """A driver call failed; the message is shown to the user."""
+
+
+class InvalidArtifact(DriverError):
+    """An image artifact this driver cannot boot (refused at publish)."""
+
+
+class PowerState(StrEnum):
+    STARTING = "starting"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    DEALLOCATING = "deallocating"
+    DEALLOCATED = "deallocated"
+    UNKNOWN = "unknown"  # the driver has no machine under this key
+
+
+class ExtensionState(StrEnum):
+    TRANSITIONING = "transitioning"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class ImageArtifact:
+    """An installed image version: what `install_image` left in `path`."""
+
+    urn: str  # publisher:offer:sku:version
+    path: Path
+
+
+@dataclass(frozen=True)
+class ExtensionSpec:
+    name: str
+    publisher: str
+    type: str
+    type_handler_version: str = ""
+    settings: dict[str, Any] = field(default_factory=dict)
+    protected_settings: dict[str, Any] = field(default_factory=dict)  # secret: never written to disk in clear
+    provision_after: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class InstanceSpec:
+    key: str  # unique on this server; names the machine in every call
+    instance_id: str
+    computer_name: str
+    private_ip: str
+    image: ImageArtifact
+    custom_data: bytes | None = None  # decoded osProfile.customData
+    data_disk_luns: tuple[int, ...] = ()
+    extensions: tuple[ExtensionSpec, ...] = ()  # in model order; drivers honour provision_after
+
+
+@dataclass(frozen=True)
+class ExtensionStatus:
+    name: str
+    state: ExtensionState
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class InstanceStatus:
+    power_state: PowerState
+    image_urn: str | None = None
+    extensions: tuple[ExtensionStatus, ...] = ()
+
+
+class Driver(abc.ABC):
+    """What every compute driver does. All calls are idempotent."""
+
+    name: str
+
+    @abc.abstractmethod
+    async def install_image(self, upload: Path, dest: Path) -> None:
+        """Unpack and check an uploaded artifact into the empty directory `dest`.
+
+        Raises InvalidArtifact with a message naming what is wrong.
+        """
+
+    @abc.abstractmethod
+    async def create(self, spec: InstanceSpec) -> None:
+        """Make the machine (OS disk from spec.image, empty data disks) and start it.
+
+        Returns once it is started; custom data and extensions may still be running.
+        """
+
+    @abc.abstractmethod
+    async def reimage(self, spec: InstanceSpec) -> None:
+        """Replace the OS disk with a new one from spec.image, keep the data disks, start again.
+
+        Custom data and extensions run again, as after create.
+        """
+
+    @abc.abstractmethod
+    async def start(self, key: str) -> None: ...
+
+    @abc.abstractmethod
+    async def stop(self, key: str) -> None:
+        """Power off; the machine keeps its disks and its place."""
+
+    @abc.abstractmethod
+    async def deallocate(self, key: str) -> None:
+        """Power off and release compute; disks stay."""
+
+    async def restart(self, key: str) -> None:
+        await self.stop(key)
+        await self.start(key)
+
+    @abc.abstractmethod
+    async def delete(self, key: str) -> None:
+        """Remove the machine with its OS and data disks. Deleting what is gone succeeds."""
+
+    @abc.abstractmethod
+    async def status(self, key: str) -> InstanceStatus: ...
+
+    @abc.abstractmethod
+    def endpoint(self, key: str) -> str:
+        """The host address a health probe connects to."""
+
+    async def close(self) -> None:
+        """Release what the driver holds in this process; machines keep running."""

@@ -1,0 +1,33 @@
+"""What every use case needs, handed down once: store, driver, secrets, clock, settings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from scaleset.clock import Clock
+from scaleset.drivers.base import Driver
+from scaleset.store.database import Database
+from scaleset.store.secrets import SecretBox
+
+
+@dataclass(frozen=True)
+class Settings:
+    page_size: int = 100
+    retry_after_ms: int = 1000  # LRO poll hint; below 1000 it is sent as x-ms-retry-after-ms
+    status_interval: float = 2.0  # how often instance power and extension states are refreshed
+    extension_timeout: float = 900.0  # how long create/reimage waits for extensions to finish
+    default_location: str = "westus"
+
+
+@dataclass
+class Context:
+    db: Database
+    driver: Driver
+    secrets: SecretBox
+    clock: Clock
+    data_dir: Path
+    settings: Settings = field(default_factory=Settings)
+    # Set by the reconciler: tells it new intents were written.
+    wake: Callable[[], None] = lambda: None

@@ -1,0 +1,111 @@
+"""Instance intents: what each instance is to become, written before any driver is called.
+
+An intent is (pending_action, pending_image, pending_op) on the instance row, and a bump of its
+action_seq so that an action already under way can tell it was superseded. The reconciler carries
+intents out and clears them; after a crash it finds them still written and carries them out again
+(driver calls are idempotent).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from scaleset.images import catalog
+from scaleset.model.image_reference import ImageReference
+from scaleset.model.scale_set import ScaleSetModel, computer_name
+from scaleset.service.errors import invalid
+from scaleset.store.tables import instances, scale_sets
+
+ACTIONS = ("create", "reimage", "start", "stop", "restart", "deallocate", "delete")
+# provisioning state shown while an action is pending
+_PROVISIONING = {"create": "Creating", "delete": "Deleting"}
+UPDATE_DOMAINS = 5
+
+
+def live_instances(conn: sa.Connection, scale_set_key: str) -> list[sa.Row[Any]]:
+    """Instances not on their way out, by instance id."""
+    return conn.execute(
+        sa.select(instances)
+        .where(instances.c.scale_set_key == scale_set_key,
+               sa.or_(instances.c.pending_action.is_(None), instances.c.pending_action != "delete"))
+        .order_by(instances.c.instance_id)
+    ).all()
+
+
+def intend(conn: sa.Connection, rows: Iterable[sa.Row[Any]], action: str, op: str, *, image: str | None = None) -> None:
+    assert action in ACTIONS, action
+    for row in rows:
+        conn.execute(
+            instances.update()
+            .where(instances.c.scale_set_key == row.scale_set_key, instances.c.instance_id == row.instance_id)
+            .values(pending_action=action, pending_image=image, pending_op=op,
+                    action_seq=instances.c.action_seq + 1,
+                    provisioning_state=_PROVISIONING.get(action, "Updating"))
+        )
+
+
+def resize(conn: sa.Connection, scale_set: sa.Row[Any], model: ScaleSetModel, op: str, now: datetime) -> None:
+    """Bring the number of live instances to the model's capacity.
+
+    Scale-out adds the next instance ids; scale-in removes the highest ids first (Azure's default
+    scale-in policy, zones and fault domains aside).
+    """
+    live = live_instances(conn, scale_set.key)
+    if len(live) > model.capacity:
+        intend(conn, live[model.capacity:], "delete", op)
+        return
+    missing = model.capacity - len(live)
+    if not missing:
+        return
+    image = resolve(conn, scale_set.location, model.image)
+    next_id = scale_set.next_instance_id
+    next_ip = (conn.execute(sa.select(sa.func.max(instances.c.ip_index))).scalar() or 0) + 1
+    for offset in range(missing):
+        instance_id = next_id + offset
+        conn.execute(instances.insert().values(
+            scale_set_key=scale_set.key, instance_id=instance_id, vm_id=str(uuid.uuid4()),
+            machine_key=f"{scale_set.name.lower()}-{scale_set.unique_id[:8]}-{instance_id}",
+            ip_index=next_ip + offset,
+            zone=model.zones[instance_id % len(model.zones)] if model.zones else None,
+            update_domain=instance_id % UPDATE_DOMAINS, fault_domain=instance_id % max(1, model.fault_domain_count),
+            model_version=scale_set.model_version, image_urn=None, provisioning_state="Creating",
+            power_state="starting", extensions=[], last_error=None,
+            pending_action="create", pending_image=image.urn, pending_op=op, action_seq=1, created_at=now))
+    conn.execute(scale_sets.update().where(scale_sets.c.key == scale_set.key).values(next_instance_id=next_id + missing))
+
+
+def apply_model(conn: sa.Connection, scale_set: sa.Row[Any], model: ScaleSetModel, rows: Iterable[sa.Row[Any]],
+                op: str) -> None:
+    """Bring instances to the scale set's current model (manualupgrade, Automatic mode).
+
+    The OS disk is made anew from the model's image. With version "latest" an instance keeps the
+    exact version it runs: only an OS upgrade moves it to a newer one.
+    """
+    for row in rows:
+        current = ImageReference.from_urn(row.image_urn) if row.image_urn else None
+        if current is not None and model.image.is_latest and current.same_image(model.image):
+            target = current
+        else:
+            target = resolve(conn, scale_set.location, model.image)
+        intend(conn, [row], "reimage", op, image=target.urn)
+
+
+def resolve(conn: sa.Connection, location: str, ref: ImageReference) -> ImageReference:
+    row = catalog.find(conn, location, ref)
+    if row is None:
+        raise invalid("properties.virtualMachineProfile.storageProfile.imageReference",
+                      f"The platform image '{ref.urn}' is not available in location '{location}'.")
+    return catalog.reference(row)
+
+
+def instance_name(scale_set: sa.Row[Any], instance_id: int) -> str:
+    return f"{scale_set.name}_{instance_id}"
+
+
+def instance_computer_name(scale_set: sa.Row[Any], instance_id: int) -> str:
+    return computer_name(ScaleSetModel.from_body(scale_set.name, scale_set.body).computer_name_prefix, instance_id)

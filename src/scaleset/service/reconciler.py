@@ -1,0 +1,214 @@
+"""The reconciler: carries instance intents out through the driver, one task per instance.
+
+The intent is on the row before the driver is called; the outcome is written after, and only if
+no newer intent replaced it meanwhile (action_seq). A crash anywhere leaves the intent in place,
+and the next start carries it out again. It also keeps the observed power and extension states
+of idle instances fresh.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import sqlalchemy as sa
+
+from scaleset.drivers.base import ExtensionSpec, ExtensionState, ImageArtifact, InstanceSpec, PowerState
+from scaleset.images import catalog
+from scaleset.images.artifacts import ArtifactStore
+from scaleset.model.addresses import private_ip
+from scaleset.model.image_reference import ImageReference
+from scaleset.model.scale_set import ScaleSetModel
+from scaleset.service import bodies, operations
+from scaleset.service.context import Context
+from scaleset.service.intents import instance_computer_name
+from scaleset.store.tables import instances, scale_sets
+
+log = logging.getLogger(__name__)
+
+_POWER_AFTER = {
+    "create": PowerState.RUNNING, "reimage": PowerState.RUNNING, "start": PowerState.RUNNING,
+    "restart": PowerState.RUNNING, "stop": PowerState.STOPPED, "deallocate": PowerState.DEALLOCATED,
+}
+
+
+class Reconciler:
+    def __init__(self, ctx: Context, artifacts: ArtifactStore, *, concurrency: int = 32) -> None:
+        self.ctx = ctx
+        self.artifacts = artifacts
+        self._wakeup = asyncio.Event()
+        self._inflight: dict[tuple[str, int], asyncio.Task[None]] = {}
+        self._limit = asyncio.Semaphore(concurrency)
+        self._tasks: list[asyncio.Task[None]] = []
+        ctx.wake = self.wake
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._dispatch_forever()), asyncio.create_task(self._observe_forever())]
+
+    async def stop(self) -> None:
+        for task in [*self._tasks, *self._inflight.values()]:
+            task.cancel()
+        await asyncio.gather(*self._tasks, *self._inflight.values(), return_exceptions=True)
+
+    async def idle(self) -> None:
+        """Wait until no intent is pending or in flight (tests and the demo)."""
+        while True:
+            self.dispatch()
+            if self._inflight:
+                await asyncio.gather(*list(self._inflight.values()), return_exceptions=True)
+                continue
+            with self.ctx.db.reading() as conn:
+                if conn.execute(sa.select(instances.c.instance_id).where(instances.c.pending_action.is_not(None)).limit(1)).first() is None:
+                    return
+            await asyncio.sleep(0.01)
+
+    # -- dispatch -----------------------------------------------------------------------------
+
+    async def _dispatch_forever(self) -> None:
+        while True:
+            self._wakeup.clear()
+            try:
+                self.dispatch()
+            except Exception:  # a store hiccup must not stop the reconciler
+                log.exception("dispatch failed")
+            await self._wakeup.wait()
+
+    def dispatch(self) -> None:
+        with self.ctx.db.reading() as conn:
+            pending = conn.execute(sa.select(instances).where(instances.c.pending_action.is_not(None))).all()
+        for row in pending:
+            slot = (row.scale_set_key, row.instance_id)
+            if slot not in self._inflight:
+                task = asyncio.create_task(self._carry_out(row))
+                self._inflight[slot] = task
+                task.add_done_callback(lambda _t, slot=slot: self._done(slot))
+
+    def _done(self, slot: tuple[str, int]) -> None:
+        self._inflight.pop(slot, None)
+        self.wake()  # a newer intent may be waiting for this instance
+
+    # -- one action ---------------------------------------------------------------------------
+
+    async def _carry_out(self, row: sa.Row[Any]) -> None:
+        async with self._limit:
+            action, error, model_version = row.pending_action, None, None
+            try:
+                if action in ("create", "reimage"):
+                    spec, model_version = self._spec(row)
+                    await getattr(self.ctx.driver, action)(spec)
+                    error = await self._await_extensions(row.machine_key)
+                else:
+                    await getattr(self.ctx.driver, action)(row.machine_key)
+            except asyncio.CancelledError:
+                raise
+            except Exception as failure:  # any driver failure is the instance's, shown to the user
+                log.warning("%s of %s failed: %s", action, row.machine_key, failure)
+                error = {"code": "VMOperationFailed", "message": f"{action} of instance {row.instance_id} failed: {failure}"}
+            self._record(row, error, model_version)
+
+    def _record(self, row: sa.Row[Any], error: dict[str, str] | None, model_version: int | None) -> None:
+        now = self.ctx.clock.now()
+        where = (instances.c.scale_set_key == row.scale_set_key, instances.c.instance_id == row.instance_id)
+        with self.ctx.db.transaction() as conn:
+            current = conn.execute(sa.select(instances).where(*where)).first()
+            if current is None:
+                return
+            if error is not None:
+                operations.record_error(conn, row.pending_op, error)
+            if current.action_seq != row.action_seq:
+                operations.settle_open(conn, now)
+                return  # superseded: the newer intent stays for the next dispatch
+            if row.pending_action == "delete" and error is None:
+                conn.execute(instances.delete().where(*where))
+            else:
+                values: dict[str, Any] = {
+                    "pending_action": None, "pending_image": None, "pending_op": None,
+                    "provisioning_state": "Failed" if error else "Succeeded",
+                    "last_error": error["message"] if error else None,
+                }
+                if row.pending_action in _POWER_AFTER:
+                    values["power_state"] = str(_POWER_AFTER[row.pending_action])
+                if row.pending_action in ("create", "reimage") and model_version is not None:
+                    values["image_urn"] = row.pending_image
+                    values["model_version"] = model_version
+                conn.execute(instances.update().where(*where).values(**values))
+            operations.settle_open(conn, now)
+
+    def _spec(self, row: sa.Row[Any]) -> tuple[InstanceSpec, int]:
+        with self.ctx.db.reading() as conn:
+            scale_set = conn.execute(sa.select(scale_sets).where(scale_sets.c.key == row.scale_set_key)).one()
+            ref = ImageReference.from_urn(row.pending_image)
+            image = catalog.find(conn, scale_set.location, ref)
+        if image is None:
+            raise RuntimeError(f"image {ref.urn} is no longer in the catalogue")
+        model = ScaleSetModel.from_body(scale_set.name, scale_set.body)
+        secrets: bodies.Secrets = self.ctx.secrets.decrypt(scale_set.secrets) if scale_set.secrets else {}
+        protected = secrets.get("protectedSettings") or {}
+        spec = InstanceSpec(
+            key=row.machine_key,
+            instance_id=str(row.instance_id),
+            computer_name=instance_computer_name(scale_set, row.instance_id),
+            private_ip=private_ip(row.ip_index),
+            image=ImageArtifact(urn=ref.urn, path=self.artifacts.path(image.artifact)),
+            custom_data=model.custom_data,
+            data_disk_luns=model.data_disk_luns,
+            extensions=tuple(
+                ExtensionSpec(name=e.name, publisher=e.publisher, type=e.type, type_handler_version=e.type_handler_version,
+                              settings=e.settings, protected_settings=dict(protected.get(e.name) or {}),
+                              provision_after=e.provision_after)
+                for e in model.extensions
+            ),
+        )
+        return spec, scale_set.model_version
+
+    async def _await_extensions(self, key: str) -> dict[str, str] | None:
+        """Provisioning ends when the extensions do; a failed one fails it, as in Azure."""
+        deadline = self.ctx.clock.monotonic() + self.ctx.settings.extension_timeout
+        while True:
+            status = await self.ctx.driver.status(key)
+            self._store_observed(key, status)
+            if not any(e.state == ExtensionState.TRANSITIONING for e in status.extensions):
+                failed = [e for e in status.extensions if e.state == ExtensionState.FAILED]
+                if failed:
+                    return {"code": "VMExtensionProvisioningError",
+                            "message": "; ".join(f"VM has reported a failure when processing extension '{e.name}'. Error message: {e.message}" for e in failed)}
+                return None
+            if self.ctx.clock.monotonic() > deadline:
+                return {"code": "VMExtensionProvisioningTimeout", "message": f"Extensions of {key} did not finish in time."}
+            await self.ctx.clock.sleep(0.2)
+
+    # -- observation --------------------------------------------------------------------------
+
+    async def _observe_forever(self) -> None:
+        while True:
+            try:
+                await self.observe()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("observing instances failed")
+            await self.ctx.clock.sleep(self.ctx.settings.status_interval)
+
+    async def observe(self) -> None:
+        """Refresh power and extension states of instances with no action under way."""
+        with self.ctx.db.reading() as conn:
+            idle = conn.execute(sa.select(instances.c.machine_key).where(instances.c.pending_action.is_(None))).all()
+        for (key,) in idle:
+            self._store_observed(key, await self.ctx.driver.status(key), only_if_idle=True)
+
+    def _store_observed(self, key: str, status: Any, *, only_if_idle: bool = False) -> None:
+        values: dict[str, Any] = {"extensions": [{"name": e.name, "state": str(e.state), "message": e.message} for e in status.extensions]}
+        if only_if_idle and status.power_state != PowerState.UNKNOWN:
+            values["power_state"] = str(status.power_state)
+        query = instances.update().where(instances.c.machine_key == key)
+        if only_if_idle:
+            query = query.where(instances.c.pending_action.is_(None))
+        with self.ctx.db.transaction() as conn:
+            current = conn.execute(sa.select(instances.c.power_state, instances.c.extensions).where(instances.c.machine_key == key)).first()
+            if current is None or (current.extensions == values["extensions"] and current.power_state == values.get("power_state", current.power_state)):
+                return
+            conn.execute(query.values(**values))

@@ -1,0 +1,121 @@
+"""The schema, in SQLAlchemy Core. Alembic migrations in `migrations/` build exactly this.
+
+Names are stored as the client spelt them and matched through a lower-cased key column, because
+ARM names are case-insensitive but case-preserving.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from scaleset.store.types import UtcDateTime
+
+metadata = sa.MetaData()
+
+subscriptions = sa.Table(
+    "subscriptions",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),  # lower-case GUID
+    sa.Column("display_name", sa.String(256), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+)
+
+resource_groups = sa.Table(
+    "resource_groups",
+    metadata,
+    sa.Column("subscription_id", sa.String(64), sa.ForeignKey("subscriptions.id"), primary_key=True),
+    sa.Column("key", sa.String(128), primary_key=True),  # lower-cased name
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("location", sa.String(64), nullable=False),
+    sa.Column("tags", sa.JSON, nullable=False),
+    sa.Column("state", sa.String(32), nullable=False),  # Succeeded | Deleting
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+)
+
+# Resources we store and return but do not act on (load balancers, virtual networks, public IPs).
+resources = sa.Table(
+    "resources",
+    metadata,
+    sa.Column("key", sa.String(1024), primary_key=True),  # lower-cased resource id
+    sa.Column("subscription_id", sa.String(64), nullable=False),
+    sa.Column("group_key", sa.String(128), nullable=False),
+    sa.Column("type_key", sa.String(256), nullable=False),  # e.g. microsoft.network/loadbalancers
+    sa.Column("body", sa.JSON, nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Index("ix_resources_group", "subscription_id", "group_key", "type_key"),
+)
+
+scale_sets = sa.Table(
+    "scale_sets",
+    metadata,
+    sa.Column("key", sa.String(1024), primary_key=True),  # lower-cased resource id
+    sa.Column("subscription_id", sa.String(64), nullable=False),
+    sa.Column("group_key", sa.String(128), nullable=False),
+    sa.Column("group_name", sa.String(128), nullable=False),  # as spelt in ids we render
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("location", sa.String(64), nullable=False),
+    sa.Column("unique_id", sa.String(64), nullable=False, unique=True),
+    # The resource as the client sent it, minus read-only fields and secrets.
+    sa.Column("body", sa.JSON, nullable=False),
+    sa.Column("secrets", sa.Text, nullable=True),  # encrypted {"adminPassword", "protectedSettings": {ext: ...}}
+    sa.Column("provisioning_state", sa.String(32), nullable=False),
+    sa.Column("model_version", sa.Integer, nullable=False),  # bumped on every change of the VM model
+    sa.Column("next_instance_id", sa.Integer, nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Index("ix_scale_sets_group", "subscription_id", "group_key"),
+)
+
+instances = sa.Table(
+    "instances",
+    metadata,
+    sa.Column("scale_set_key", sa.String(1024), sa.ForeignKey("scale_sets.key"), primary_key=True),
+    sa.Column("instance_id", sa.Integer, primary_key=True),
+    sa.Column("vm_id", sa.String(64), nullable=False),
+    sa.Column("machine_key", sa.String(128), nullable=False, unique=True),  # the driver's key
+    sa.Column("ip_index", sa.Integer, nullable=False, unique=True),  # private IP = address(ip_index)
+    sa.Column("zone", sa.String(8), nullable=True),
+    sa.Column("update_domain", sa.Integer, nullable=False),
+    sa.Column("fault_domain", sa.Integer, nullable=False),
+    sa.Column("model_version", sa.Integer, nullable=False),  # the scale-set model it runs
+    sa.Column("image_urn", sa.String(512), nullable=True),  # publisher:offer:sku:version on its OS disk
+    sa.Column("provisioning_state", sa.String(32), nullable=False),
+    sa.Column("power_state", sa.String(32), nullable=False),
+    sa.Column("extensions", sa.JSON, nullable=False),  # [{"name", "state", "message"}]
+    sa.Column("last_error", sa.Text, nullable=True),
+    # Intent, written before the driver is called: the action, its target and its operation.
+    sa.Column("pending_action", sa.String(32), nullable=True),
+    sa.Column("pending_image", sa.String(512), nullable=True),  # urn for create / reimage
+    sa.Column("pending_op", sa.String(64), nullable=True),
+    sa.Column("action_seq", sa.Integer, nullable=False),  # bumped on every new intent
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Index("ix_instances_pending", "pending_action"),
+)
+
+images = sa.Table(
+    "images",
+    metadata,
+    sa.Column("location", sa.String(64), primary_key=True),  # all five lower-cased
+    sa.Column("publisher", sa.String(128), primary_key=True),
+    sa.Column("offer", sa.String(128), primary_key=True),
+    sa.Column("sku", sa.String(128), primary_key=True),
+    sa.Column("version", sa.String(64), primary_key=True),
+    sa.Column("names", sa.JSON, nullable=False),  # the spelling given at publish: {publisher, offer, sku}
+    sa.Column("version_order", sa.String(64), nullable=False),  # zero-padded, sorts numerically
+    sa.Column("os_type", sa.String(16), nullable=False),
+    sa.Column("artifact", sa.String(128), nullable=False),  # content digest in the artifact store
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+)
+
+operations = sa.Table(
+    "operations",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("subscription_id", sa.String(64), nullable=False),
+    sa.Column("location", sa.String(64), nullable=False),
+    sa.Column("resource_key", sa.String(1024), nullable=False),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # InProgress | Succeeded | Failed | Canceled
+    sa.Column("error", sa.JSON, nullable=True),
+    sa.Column("started_at", UtcDateTime(), nullable=False),
+    sa.Column("ended_at", UtcDateTime(), nullable=True),
+)
