@@ -100,7 +100,7 @@ class Reconciler:
                 if action in ("create", "reimage"):
                     spec, model_version = self._spec(row)
                     await getattr(self.ctx.driver, action)(spec)
-                    error = await self._await_extensions(row.machine_key)
+                    error = await self._await_extensions(row.machine_key, {e.name for e in spec.extensions})
                 else:
                     await getattr(self.ctx.driver, action)(row.machine_key)
             except asyncio.CancelledError:
@@ -165,13 +165,17 @@ class Reconciler:
         )
         return spec, scale_set.model_version
 
-    async def _await_extensions(self, key: str) -> dict[str, str] | None:
-        """Provisioning ends when the extensions do; a failed one fails it, as in Azure."""
+    async def _await_extensions(self, key: str, expected: set[str]) -> dict[str, str] | None:
+        """Provisioning ends when the extensions do; a failed one fails it, as in Azure.
+
+        An extension the driver has not reported on yet counts as still running.
+        """
         deadline = self.ctx.clock.monotonic() + self.ctx.settings.extension_timeout
         while True:
             status = await self.ctx.driver.status(key)
             self._store_observed(key, status)
-            if not any(e.state == ExtensionState.TRANSITIONING for e in status.extensions):
+            finished = {e.name for e in status.extensions if e.state != ExtensionState.TRANSITIONING}
+            if expected <= finished:
                 failed = [e for e in status.extensions if e.state == ExtensionState.FAILED]
                 if failed:
                     return {"code": "VMExtensionProvisioningError",

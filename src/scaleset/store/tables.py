@@ -115,7 +115,7 @@ operations = sa.Table(
     sa.Column("resource_key", sa.String(1024), nullable=False),
     sa.Column("kind", sa.String(64), nullable=False),
     sa.Column("status", sa.String(16), nullable=False),  # InProgress | Succeeded | Failed | Canceled
-    sa.Column("error", sa.JSON, nullable=True),
+    sa.Column("error", sa.JSON(none_as_null=True), nullable=True),  # SQL NULL, not JSON null, when absent
     sa.Column("started_at", UtcDateTime(), nullable=False),
     sa.Column("ended_at", UtcDateTime(), nullable=True),
 )

@@ -1,0 +1,122 @@
+"""Shared fixtures: a real `scaleset serve` over TLS on loopback, and real image artifacts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.images import boot_image
+
+TOKEN = "test-token"
+API = "2024-03-01"
+
+
+@dataclass
+class Server:
+    url: str
+    ca: str | None
+    data_dir: Path
+    process: subprocess.Popen[bytes]
+    subscription: str
+    token: str = TOKEN
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, verify=self.ca or False, timeout=30,
+                            headers={"Authorization": f"Bearer {self.token}"})
+
+    def url_of(self, path: str) -> str:
+        return f"{self.url}{path}"
+
+
+def start_server(data_dir: Path, *, driver: str = "process", extra: tuple[str, ...] = (), db: str | None = None) -> Server:
+    """Start `scaleset serve` in a process of its own and wait until /healthz answers."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    endpoint = data_dir / "endpoint.json"
+    endpoint.unlink(missing_ok=True)
+    command = [sys.executable, "-m", "scaleset.cli.main", "serve", "--data-dir", str(data_dir), "--port", "0",
+               "--tls-self-signed", "--token", TOKEN, "--driver", driver, "--retry-after-ms", "50",
+               "--status-interval", "0.2", "--log-level", "warning", *extra]
+    if db:
+        command += ["--db", db]
+    log = (data_dir / "server.log").open("ab")
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 30
+    while not endpoint.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"server did not start:\n{(data_dir / 'server.log').read_text()}")
+        time.sleep(0.05)
+    info = json.loads(endpoint.read_text())
+    with httpx.Client(verify=info["ca"]) as client:
+        subs = client.get(f"{info['url']}/subscriptions", params={"api-version": API},
+                          headers={"Authorization": f"Bearer {TOKEN}"}).json()
+    return Server(url=info["url"], ca=info["ca"], data_dir=data_dir, process=process,
+                  subscription=subs["value"][0]["subscriptionId"])
+
+
+def stop_server(server: Server, *, kill: bool = False) -> None:
+    if server.process.poll() is None:
+        server.process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+        try:
+            server.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.process.kill()
+            server.process.wait()
+
+
+def remove_machines(data_dir: Path) -> None:
+    """Delete every process-driver machine under a data dir: they outlive the server by design."""
+    root = data_dir / "machines"
+    if not root.is_dir():
+        return
+    from scaleset.drivers.process import ProcessDriver
+
+    driver = ProcessDriver(root, stop_timeout=2)
+
+    async def delete_all() -> None:
+        for machine in root.iterdir():
+            if machine.is_dir():
+                await driver.delete(machine.name)
+
+    asyncio.run(delete_all())
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    """A fresh server on the process driver, with its machines removed afterwards."""
+    running = start_server(tmp_path / "data")
+    try:
+        yield running
+    finally:
+        stop_server(running)
+        remove_machines(running.data_dir)
+
+
+@pytest.fixture
+def image_artifact(tmp_path: Path) -> Path:
+    """A .tar.gz whose boot serves HTTP on $SCALESET_PRIVATE_IP:8080."""
+    return boot_image(tmp_path / "image-v1", version="1.0.0")
+
+
+def publish(client: httpx.Client, sub: str, artifact: Path, *, version: str, location: str = "westus",
+            publisher: str = "Canonical", offer: str = "UbuntuServer", sku: str = "18.04-LTS") -> httpx.Response:
+    content_type = "application/json" if artifact.suffix == ".json" else "application/gzip"
+    return client.put(
+        f"/subscriptions/{sub}/providers/Microsoft.Compute/locations/{location}/publishers/{publisher}"
+        f"/artifacttypes/vmimage/offers/{offer}/skus/{sku}/versions/{version}",
+        params={"api-version": API, "osType": "Linux"}, content=artifact.read_bytes(),
+        headers={"Content-Type": content_type})
+
+
+os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
