@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from scaleset.drivers.base import ExtensionSpec, ExtensionState, ImageArtifact, InstanceSpec, PowerState
+from scaleset.drivers.base import ExtensionSpec, ExtensionState, ImageArtifact, InstanceSpec, InstanceStatus, PowerState
 from scaleset.images import catalog
 from scaleset.images.artifacts import ArtifactStore
 from scaleset.model.addresses import private_ip
@@ -173,7 +173,7 @@ class Reconciler:
         deadline = self.ctx.clock.monotonic() + self.ctx.settings.extension_timeout
         while True:
             status = await self.ctx.driver.status(key)
-            self._store_observed(key, status)
+            self._store_extensions(key, status)
             finished = {e.name for e in status.extensions if e.state != ExtensionState.TRANSITIONING}
             if expected <= finished:
                 failed = [e for e in status.extensions if e.state == ExtensionState.FAILED]
@@ -198,21 +198,36 @@ class Reconciler:
             await self.ctx.clock.sleep(self.ctx.settings.status_interval)
 
     async def observe(self) -> None:
-        """Refresh power and extension states of instances with no action under way."""
-        with self.ctx.db.reading() as conn:
-            idle = conn.execute(sa.select(instances.c.machine_key).where(instances.c.pending_action.is_(None))).all()
-        for (key,) in idle:
-            self._store_observed(key, await self.ctx.driver.status(key), only_if_idle=True)
+        """Refresh power and extension states of instances with no action under way.
 
-    def _store_observed(self, key: str, status: Any, *, only_if_idle: bool = False) -> None:
-        values: dict[str, Any] = {"extensions": [{"name": e.name, "state": str(e.state), "message": e.message} for e in status.extensions]}
-        if only_if_idle and status.power_state != PowerState.UNKNOWN:
-            values["power_state"] = str(status.power_state)
-        query = instances.update().where(instances.c.machine_key == key)
-        if only_if_idle:
-            query = query.where(instances.c.pending_action.is_(None))
+        One read, the driver's answers, then one write of only what changed: with thousands of
+        instances most of them change nothing between two looks.
+        """
+        with self.ctx.db.reading() as conn:
+            idle = conn.execute(sa.select(instances.c.machine_key, instances.c.power_state, instances.c.extensions)
+                                .where(instances.c.pending_action.is_(None))).all()
+        changes = []
+        for row in idle:
+            status = await self.ctx.driver.status(row.machine_key)
+            power = row.power_state if status.power_state == PowerState.UNKNOWN else str(status.power_state)
+            extensions = _extensions_json(status)
+            if power != row.power_state or extensions != row.extensions:
+                changes.append({"key": row.machine_key, "power_state": power, "extensions": extensions})
+        if changes:
+            with self.ctx.db.transaction() as conn:
+                for change in changes:
+                    # Only while still idle: an intent written meanwhile owns the row's states.
+                    conn.execute(instances.update()
+                                 .where(instances.c.machine_key == change["key"], instances.c.pending_action.is_(None))
+                                 .values(power_state=change["power_state"], extensions=change["extensions"]))
+
+    def _store_extensions(self, key: str, status: InstanceStatus) -> None:
+        """Keep extension progress visible while provisioning waits on it."""
+        extensions = _extensions_json(status)
         with self.ctx.db.transaction() as conn:
-            current = conn.execute(sa.select(instances.c.power_state, instances.c.extensions).where(instances.c.machine_key == key)).first()
-            if current is None or (current.extensions == values["extensions"] and current.power_state == values.get("power_state", current.power_state)):
-                return
-            conn.execute(query.values(**values))
+            conn.execute(instances.update().where(instances.c.machine_key == key, instances.c.extensions != extensions)
+                         .values(extensions=extensions))
+
+
+def _extensions_json(status: InstanceStatus) -> list[dict[str, str]]:
+    return [{"name": e.name, "state": str(e.state), "message": e.message} for e in status.extensions]

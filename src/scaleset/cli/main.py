@@ -1,0 +1,25 @@
+"""The `scaleset` command: assembles the command groups; each lives in its own module."""
+
+from __future__ import annotations
+
+import click
+
+from scaleset.cli.groups import group
+from scaleset.cli.images import image, vm
+from scaleset.cli.lazy_commands import LazyGroup
+from scaleset.cli.vmss import vmss
+
+
+@click.group(cls=LazyGroup, lazy_commands={"serve": "scaleset.cli.serve", "demo": "scaleset.cli.demo"})
+@click.version_option(package_name="scaleset")
+def main() -> None:
+    """scaleset: VM scale sets with health-gated automatic OS image upgrades, over the ARM API."""
+
+
+main.add_command(group)
+main.add_command(vmss)
+main.add_command(vm)
+main.add_command(image)
+
+if __name__ == "__main__":
+    main()
