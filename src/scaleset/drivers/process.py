@@ -1,0 +1,296 @@
+"""The process driver: a machine is a supervised local process tree, the embedded default.
+
+Each machine lives in `<root>/<key>/` (see `machine_dir`) and runs under its own supervisor
+(`supervisor.py`), which outlives the server. The driver keeps nothing in memory that it cannot
+read back from that directory and /proc, so a new driver on the same root adopts every machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import scaleset
+from scaleset.drivers import procfs
+from scaleset.drivers.base import (
+    Driver,
+    DriverError,
+    ExtensionState,
+    ExtensionStatus,
+    InstanceSpec,
+    InstanceStatus,
+    PowerState,
+)
+from scaleset.drivers.boot_artifact import unpack_boot_artifact
+from scaleset.drivers.guest_extensions import settle_interrupted
+from scaleset.drivers.machine_dir import MachineDir, read_json, write_json_atomic
+from scaleset.drivers.spec_json import spec_to_document
+
+_PACKAGE_PARENT = str(Path(scaleset.__file__).resolve().parent.parent)
+
+
+class ProcessDriver(Driver):
+    """Machines as local process trees under `root`.
+
+    Timeouts, in seconds: `stop_timeout` from SIGTERM to SIGKILL of a machine's processes;
+    `start_timeout` for a supervisor to start boot (custom data runs first, inside it);
+    `custom_data_timeout`, `extension_timeout` and `download_timeout` (per file) bound what the
+    supervisor runs for provisioning.
+    """
+
+    name = "process"
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        stop_timeout: float = 10.0,
+        start_timeout: float = 120.0,
+        custom_data_timeout: float = 600.0,
+        extension_timeout: float = 1800.0,
+        download_timeout: float = 60.0,
+    ) -> None:
+        self.root = root
+        self.stop_timeout = stop_timeout
+        self.start_timeout = start_timeout
+        self.custom_data_timeout = custom_data_timeout
+        self.extension_timeout = extension_timeout
+        self.download_timeout = download_timeout
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._endpoints: dict[str, str] = {}
+
+    async def install_image(self, upload: Path, dest: Path) -> None:
+        await asyncio.to_thread(unpack_boot_artifact, upload, dest)
+
+    async def create(self, spec: InstanceSpec) -> None:
+        async with self._lock(spec.key):
+            machine = self._machine(spec.key)
+            # A pending marker means an earlier create or reimage stopped before a supervisor took
+            # over: provision again rather than boot a half-provisioned machine.
+            if machine.spec.exists() and not machine.provision_pending.exists():
+                await self._ensure_started(machine)
+            else:
+                await self._provision(machine, spec)
+
+    async def reimage(self, spec: InstanceSpec) -> None:
+        async with self._lock(spec.key):
+            await self._provision(self._existing(spec.key), spec)
+
+    async def start(self, key: str) -> None:
+        async with self._lock(key):
+            machine = self._existing(key)
+            if machine.provision_pending.exists():
+                raise DriverError(f"machine {key!r} was never fully provisioned; create or reimage it again")
+            await self._ensure_started(machine)
+
+    async def stop(self, key: str) -> None:
+        async with self._lock(key):
+            await self._power_off(self._existing(key))
+
+    async def deallocate(self, key: str) -> None:
+        async with self._lock(key):
+            machine = self._existing(key)
+            await self._power_off(machine)
+            machine.deallocated.touch()
+
+    async def delete(self, key: str) -> None:
+        async with self._lock(key):
+            machine = self._machine(key)
+            if not machine.path.exists():
+                return
+            await self._power_off(machine)
+            await asyncio.to_thread(_remove_tree, machine.path)
+            self._endpoints.pop(key, None)
+
+    async def status(self, key: str) -> InstanceStatus:
+        # Small files and /proc only: cheap enough to read on the event loop.
+        return _read_status(self._machine(key))
+
+    def endpoint(self, key: str) -> str:
+        if key not in self._endpoints:
+            spec = read_json(self._machine(key).spec)
+            if spec is None:
+                raise DriverError(f"no machine {key!r}")
+            self._endpoints[key] = spec["private_ip"]
+        return self._endpoints[key]
+
+    async def close(self) -> None:
+        self._locks.clear()
+
+    # -- lifecycle
+
+    async def _provision(self, machine: MachineDir, spec: InstanceSpec) -> None:
+        if not (spec.image.path / "boot").is_file():
+            raise DriverError(f"image {spec.image.urn} is not installed at {spec.image.path}")
+        await self._power_off(machine)
+        await asyncio.to_thread(_lay_down, machine, spec)
+        self._endpoints[spec.key] = spec.private_ip
+        protected = {e.name: e.protected_settings for e in spec.extensions if e.protected_settings}
+        await self._launch(machine, mode="provision", protected=protected)
+
+    async def _ensure_started(self, machine: MachineDir) -> None:
+        power = _read_status(machine).power_state
+        if power in (PowerState.RUNNING, PowerState.STARTING):
+            return
+        await self._power_off(machine)  # a supervisor may still be stopping
+        machine.deallocated.unlink(missing_ok=True)
+        await self._launch(machine, mode="boot", protected={})
+
+    async def _launch(self, machine: MachineDir, *, mode: str, protected: dict[str, Any]) -> None:
+        request = {
+            "mode": mode,
+            "protected": protected,
+            "stop_timeout": self.stop_timeout,
+            "custom_data_timeout": self.custom_data_timeout,
+            "extension_timeout": self.extension_timeout,
+            "download_timeout": self.download_timeout,
+        }
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [_PACKAGE_PARENT, env.get("PYTHONPATH")]))
+        machine.logs.mkdir(exist_ok=True)
+        log_path = machine.logs / "supervisor.log"
+        with open(log_path, "ab") as log:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "scaleset.drivers.supervisor", str(machine.path),
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=log,
+                cwd=machine.path, env=env, start_new_session=True,
+            )  # fmt: skip
+        # Secrets travel on stdin only: the supervisor reads it to the end before anything else.
+        try:
+            answer, _ = await asyncio.wait_for(proc.communicate(json.dumps(request).encode()), self.start_timeout)
+        except TimeoutError:
+            raise DriverError(f"{machine.path.name}: boot did not start within {self.start_timeout:g}s") from None
+        line = answer.decode("utf-8", "replace").strip()
+        if line != "started":
+            reason = line.removeprefix("failed: ") or _tail(log_path) or "the supervisor exited"
+            raise DriverError(f"{machine.path.name}: boot did not start: {reason}")
+
+    async def _power_off(self, machine: MachineDir) -> None:
+        """Stop the supervisor and every process of the machine; a no-op when nothing runs."""
+        supervisor = (read_json(machine.status) or {}).get("supervisor")
+        if not supervisor:
+            return
+        pid, start_time = supervisor["pid"], supervisor["start_time"]
+        if procfs.is_alive(pid, start_time):
+            _kill(pid, signal.SIGTERM)
+            if not await _wait_gone(pid, start_time, self.stop_timeout + 5.0):
+                _kill(pid, signal.SIGKILL)
+        # Whatever the supervisor could not stop (or left behind when it was killed).
+        await asyncio.to_thread(
+            procfs.terminate_session, supervisor["session"], grace=self.stop_timeout, started_since=start_time
+        )
+
+    # -- naming
+
+    def _machine(self, key: str) -> MachineDir:
+        return MachineDir.for_key(self.root, key)
+
+    def _existing(self, key: str) -> MachineDir:
+        machine = self._machine(key)
+        if not machine.spec.exists():
+            raise DriverError(f"no machine {key!r}")
+        return machine
+
+    def _lock(self, key: str) -> asyncio.Lock:
+        return self._locks.setdefault(key, asyncio.Lock())
+
+
+def _lay_down(machine: MachineDir, spec: InstanceSpec) -> None:
+    """Write a fresh OS disk and the spec, keeping data disks; blocking."""
+    machine.path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    machine.provision_pending.touch()
+    for lun in spec.data_disk_luns:
+        machine.data_disk(lun).mkdir(parents=True, exist_ok=True)
+    fresh = machine.path / "os.new"
+    _remove_tree(fresh)
+    shutil.copytree(spec.image.path, fresh, symlinks=True)
+    _remove_tree(machine.os_disk)
+    fresh.rename(machine.os_disk)
+    # Extension downloads belong to the OS disk they were made for.
+    _remove_tree(machine.path / "extensions")
+    machine.custom_data.unlink(missing_ok=True)
+    if spec.custom_data:
+        fd = os.open(machine.custom_data, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(spec.custom_data)
+    machine.deallocated.unlink(missing_ok=True)
+    write_json_atomic(machine.spec, spec_to_document(spec))
+
+
+def _remove_tree(path: Path) -> None:
+    """rmtree that also removes what a guest made read-only; a missing path is fine."""
+
+    def make_writable_and_retry(func: Any, name: str, exc_info: Any) -> None:
+        if isinstance(exc_info[1], FileNotFoundError):
+            return
+        for writable in (os.path.dirname(name), name):
+            if not os.path.islink(writable):
+                try:
+                    os.chmod(writable, 0o700)
+                except OSError:
+                    pass
+        func(name)
+
+    if path.exists() or path.is_symlink():
+        shutil.rmtree(path, onerror=make_writable_and_retry)
+
+
+def _read_status(machine: MachineDir) -> InstanceStatus:
+    spec = read_json(machine.spec)
+    if spec is None:
+        return InstanceStatus(PowerState.UNKNOWN)
+    status = read_json(machine.status) or {}
+    extensions = status.get("extensions") or []
+    if _alive(status.get("supervisor")):
+        power = PowerState(status.get("power", PowerState.STARTING))
+    elif machine.provision_pending.exists():
+        power = PowerState.STARTING
+        extensions = [{"name": e["name"], "state": "transitioning"} for e in spec["extensions"]]
+    else:
+        extensions = settle_interrupted(extensions)
+        if _alive(status.get("boot")):
+            # Its supervisor was killed; the machine still runs, and stop still reaches it.
+            power = PowerState.RUNNING
+        elif machine.deallocated.exists():
+            power = PowerState.DEALLOCATED
+        else:
+            power = PowerState.STOPPED
+    return InstanceStatus(
+        power,
+        spec["image"]["urn"],
+        tuple(ExtensionStatus(e["name"], ExtensionState(e["state"]), e.get("message", "")) for e in extensions),
+    )
+
+
+def _alive(record: dict[str, Any] | None) -> bool:
+    return bool(record) and procfs.is_alive(record.get("pid"), record.get("start_time"))
+
+
+async def _wait_gone(pid: int, start_time: int, timeout: float) -> bool:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while procfs.is_alive(pid, start_time):
+        if loop.time() > deadline:
+            return False
+        await asyncio.sleep(0.02)
+    return True
+
+
+def _kill(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _tail(path: Path, limit: int = 2000) -> str:
+    try:
+        return path.read_bytes()[-limit:].decode("utf-8", "replace").strip()
+    except FileNotFoundError:
+        return ""

@@ -1,0 +1,292 @@
+"""The sim driver: simulated machines on a clock, for what-if planning, scale and fault tests.
+
+A machine is a few slots in memory; thousands fit in one process. Time is the injected clock:
+with a `VirtualClock`, a 30-second boot costs no real time. The image artifact (see `sim_image`)
+sets boot and reimage times, health, and faults that hit every machine made from it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from scaleset.clock import Clock, RealClock
+from scaleset.drivers.base import (
+    Driver,
+    DriverError,
+    ExtensionState,
+    ExtensionStatus,
+    ImageArtifact,
+    InstanceSpec,
+    InstanceStatus,
+    PowerState,
+)
+from scaleset.drivers.machine_dir import read_json, write_json_atomic
+from scaleset.drivers.sim_image import SimImage, install_sim_image
+from scaleset.drivers.spec_json import spec_from_document, spec_to_document
+
+OPERATIONS = frozenset({"create", "reimage", "start", "stop", "deallocate", "delete"})
+_INTERRUPTED = "interrupted: the machine stopped before the extension finished"
+
+
+class _Machine:
+    __slots__ = ("spec", "image", "power", "urn", "extensions", "healthy", "disks", "op")
+
+    def __init__(self, spec: InstanceSpec, image: SimImage, power: PowerState) -> None:
+        self.spec = spec
+        self.image = image
+        self.power = power
+        self.urn = spec.image.urn
+        self.extensions: tuple[ExtensionStatus, ...] = _transitioning(spec)
+        self.healthy: bool | None = None  # injected health; None follows the image
+        self.disks: dict[int, dict[str, str]] | None = None  # made on first use
+        self.op = 0  # bumped by every operation, so a slower one finds it was overtaken
+
+
+class SimDriver(Driver):
+    """Simulated machines.
+
+    Sim-only extras:
+    - `healthy(key)`: what the machine's app would answer a health probe: False unless running;
+      then the injected health if any, else the image's `healthy`.
+    - `inject(key, *, healthy=None, power_state=None, fail_next=None)`: faults. `healthy` overrides
+      the app's health until the next reimage (a new OS disk). `power_state` sets the power state
+      at once (e.g. STOPPED: the machine crashed) and overtakes any operation under way.
+      `fail_next` names an operation in OPERATIONS whose next call on this key raises DriverError
+      after its usual time (create and reimage leave the same state as the image's failCreate /
+      failReimage; start leaves it stopped; stop, deallocate and delete change nothing); it may
+      name a key that does not exist yet, to fail its create.
+    - `data_disk(key, lun)`: the disk's contents, a small dict to read and write; kept by reimage,
+      gone with delete.
+    - With `root`, the machines are read from `root/machines.json` at construction and written
+      there by `snapshot()` and `close()`, so a new server adopts them. Protected settings and
+      injected faults are not kept.
+
+    Operations on one key are not queued: a later call overtakes an earlier one still waiting on
+    the clock, which then returns without acting (a stop during a start wins).
+    """
+
+    name = "sim"
+
+    def __init__(self, clock: Clock | None = None, *, root: Path | None = None) -> None:
+        self._clock = clock or RealClock()
+        self._root = root
+        self._machines: dict[str, _Machine] = {}
+        self._images: dict[Path, SimImage] = {}
+        self._faults: dict[str, set[str]] = {}
+        if root is not None:
+            self._load(root / "machines.json")
+
+    async def install_image(self, upload: Path, dest: Path) -> None:
+        self._images[dest] = await asyncio.to_thread(install_sim_image, upload, dest)
+
+    async def create(self, spec: InstanceSpec) -> None:
+        machine = self._machines.get(spec.key)
+        if machine is not None:
+            await self._start(spec.key, machine)
+            return
+        image = self._image(spec.image)
+        machine = self._machines[spec.key] = _Machine(spec, image, PowerState.STARTING)
+        if not await self._wait(spec.key, machine, image.boot_seconds):
+            return
+        if image.fail_create or self._take_fault(spec.key, "create"):
+            del self._machines[spec.key]
+            raise DriverError(f"simulated failure creating {spec.key!r} from {spec.image.urn}")
+        self._run(machine)
+
+    async def reimage(self, spec: InstanceSpec) -> None:
+        machine = self._existing(spec.key)
+        image = self._image(spec.image)
+        machine.power = PowerState.STARTING
+        machine.extensions = _transitioning(spec)
+        if not await self._wait(spec.key, machine, image.reimage_seconds):
+            return
+        if image.fail_reimage or self._take_fault(spec.key, "reimage"):
+            machine.power = PowerState.STOPPED
+            machine.extensions = _settled(machine.extensions)
+            raise DriverError(f"simulated failure reimaging {spec.key!r} to {spec.image.urn}")
+        machine.spec, machine.image, machine.urn, machine.healthy = spec, image, spec.image.urn, None
+        self._run(machine)
+
+    async def start(self, key: str) -> None:
+        await self._start(key, self._existing(key))
+
+    async def stop(self, key: str) -> None:
+        self._power_off(key, self._existing(key), PowerState.STOPPED)
+
+    async def deallocate(self, key: str) -> None:
+        self._power_off(key, self._existing(key), PowerState.DEALLOCATED, op="deallocate")
+
+    async def delete(self, key: str) -> None:
+        machine = self._machines.get(key)
+        if machine is None:
+            return
+        if self._take_fault(key, "delete"):
+            raise DriverError(f"simulated failure deleting {key!r}")
+        machine.op += 1
+        del self._machines[key]
+
+    async def status(self, key: str) -> InstanceStatus:
+        machine = self._machines.get(key)
+        if machine is None:
+            return InstanceStatus(PowerState.UNKNOWN)
+        return InstanceStatus(machine.power, machine.urn, machine.extensions)
+
+    def endpoint(self, key: str) -> str:
+        return self._existing(key).spec.private_ip
+
+    async def close(self) -> None:
+        self.snapshot()
+
+    # -- sim-only
+
+    def healthy(self, key: str) -> bool:
+        machine = self._machines.get(key)
+        if machine is None or machine.power is not PowerState.RUNNING:
+            return False
+        return machine.image.healthy if machine.healthy is None else machine.healthy
+
+    def inject(
+        self,
+        key: str,
+        *,
+        healthy: bool | None = None,
+        power_state: PowerState | None = None,
+        fail_next: str | None = None,
+    ) -> None:
+        if fail_next is not None:
+            if fail_next not in OPERATIONS:
+                raise ValueError(f"fail_next must be one of {', '.join(sorted(OPERATIONS))}")
+            self._faults.setdefault(key, set()).add(fail_next)
+        if healthy is not None:
+            self._existing(key).healthy = healthy
+        if power_state is not None:
+            machine = self._existing(key)
+            machine.op += 1
+            machine.power = PowerState(power_state)
+            if machine.power is not PowerState.RUNNING:
+                machine.extensions = _settled(machine.extensions)
+
+    def data_disk(self, key: str, lun: int) -> dict[str, str]:
+        machine = self._existing(key)
+        if lun not in machine.spec.data_disk_luns and lun not in (machine.disks or {}):
+            raise DriverError(f"machine {key!r} has no data disk at lun {lun}")
+        if machine.disks is None:
+            machine.disks = {}
+        return machine.disks.setdefault(lun, {})
+
+    def snapshot(self) -> None:
+        """Write every machine to `root/machines.json` (nothing without a root)."""
+        if self._root is None:
+            return
+        self._root.mkdir(parents=True, exist_ok=True)
+        document = {key: _machine_document(m) for key, m in self._machines.items()}
+        write_json_atomic(self._root / "machines.json", document)
+
+    # -- plumbing
+
+    async def _start(self, key: str, machine: _Machine) -> None:
+        if machine.power in (PowerState.RUNNING, PowerState.STARTING):
+            return
+        machine.power = PowerState.STARTING
+        if not await self._wait(key, machine, machine.image.boot_seconds):
+            return
+        if self._take_fault(key, "start"):
+            machine.power = PowerState.STOPPED
+            raise DriverError(f"simulated failure starting {key!r}")
+        machine.power = PowerState.RUNNING
+
+    def _power_off(self, key: str, machine: _Machine, power: PowerState, *, op: str = "stop") -> None:
+        if self._take_fault(key, op):
+            raise DriverError(f"simulated failure: {op} {key!r}")
+        machine.op += 1
+        if not (power is PowerState.STOPPED and machine.power is PowerState.DEALLOCATED):
+            machine.power = power
+        machine.extensions = _settled(machine.extensions)
+
+    async def _wait(self, key: str, machine: _Machine, seconds: float) -> bool:
+        """Spend `seconds` on the clock; False if another operation overtook this one meanwhile."""
+        machine.op += 1
+        token = machine.op
+        if seconds > 0:
+            await self._clock.sleep(seconds)
+        return self._machines.get(key) is machine and machine.op == token
+
+    def _run(self, machine: _Machine) -> None:
+        machine.power = PowerState.RUNNING
+        if machine.image.extensions_fail:
+            outcome = ExtensionState.FAILED, "simulated extension failure (image extensionsFail)"
+        else:
+            outcome = ExtensionState.SUCCEEDED, "simulated"
+        machine.extensions = tuple(ExtensionStatus(e.name, *outcome) for e in machine.spec.extensions)
+
+    def _take_fault(self, key: str, op: str) -> bool:
+        faults = self._faults.get(key)
+        if not faults or op not in faults:
+            return False
+        faults.discard(op)
+        if not faults:
+            del self._faults[key]
+        return True
+
+    def _image(self, artifact: ImageArtifact) -> SimImage:
+        image = self._images.get(artifact.path)
+        if image is None:
+            document = read_json(artifact.path / "image.json")
+            if document is None:
+                raise DriverError(f"image {artifact.urn} is not installed at {artifact.path}")
+            image = self._images[artifact.path] = SimImage.from_document(document)
+        return image
+
+    def _existing(self, key: str) -> _Machine:
+        machine = self._machines.get(key)
+        if machine is None:
+            raise DriverError(f"no machine {key!r}")
+        return machine
+
+    def _load(self, path: Path) -> None:
+        for key, document in (read_json(path) or {}).items():
+            machine = _machine_from(document)
+            self._machines[key] = machine
+            self._images.setdefault(machine.spec.image.path, machine.image)
+            # An operation under way when the snapshot was taken finished while no one watched.
+            if machine.power is PowerState.STARTING:
+                self._run(machine)
+            elif machine.power in (PowerState.STOPPING, PowerState.DEALLOCATING):
+                machine.power = PowerState.STOPPED if machine.power is PowerState.STOPPING else PowerState.DEALLOCATED
+
+
+def _transitioning(spec: InstanceSpec) -> tuple[ExtensionStatus, ...]:
+    return tuple(ExtensionStatus(e.name, ExtensionState.TRANSITIONING) for e in spec.extensions)
+
+
+def _settled(statuses: tuple[ExtensionStatus, ...]) -> tuple[ExtensionStatus, ...]:
+    if not any(s.state is ExtensionState.TRANSITIONING for s in statuses):
+        return statuses
+    return tuple(
+        ExtensionStatus(s.name, ExtensionState.FAILED, _INTERRUPTED) if s.state is ExtensionState.TRANSITIONING else s
+        for s in statuses
+    )
+
+
+def _machine_document(machine: _Machine) -> dict[str, Any]:
+    return {
+        "spec": spec_to_document(machine.spec),
+        "image": machine.image.to_document(),
+        "power": machine.power.value,
+        "urn": machine.urn,
+        "extensions": [[s.name, s.state.value, s.message] for s in machine.extensions],
+        "healthy": machine.healthy,
+        "disks": {str(lun): disk for lun, disk in (machine.disks or {}).items()},
+    }
+
+
+def _machine_from(document: dict[str, Any]) -> _Machine:
+    spec = spec_from_document(document["spec"])
+    machine = _Machine(spec, SimImage.from_document(document["image"]), PowerState(document["power"]))
+    machine.urn = document["urn"]
+    machine.extensions = tuple(ExtensionStatus(n, ExtensionState(s), m) for n, s, m in document["extensions"])
+    machine.healthy = document["healthy"]
+    machine.disks = {int(lun): disk for lun, disk in document["disks"].items()} or None
+    return machine
