@@ -12,7 +12,6 @@ import sqlalchemy as sa
 
 from scaleset.api.api_versions import at_least
 from scaleset.model import resource_ids
-from scaleset.model.addresses import private_ip
 from scaleset.model.eligibility import supports_automatic_os_upgrade
 from scaleset.model.image_reference import ImageReference
 from scaleset.model.scale_set import ScaleSetModel
@@ -139,7 +138,7 @@ def vm(scale_set_row: sa.Row[Any], row: sa.Row[Any], api_version: str, *, with_i
             "osProfile": os_profile,
             "networkProfile": {"networkInterfaces": [{"id": nic_id, "properties": {
                 "primary": True,
-                "ipConfigurations": [{"name": "ipconfig1", "properties": {"privateIPAddress": private_ip(row.ip_index)}}]}}]},
+                "ipConfigurations": [{"name": "ipconfig1", "properties": {"privateIPAddress": row.private_ip}}]}}]},
         },
         "resources": [{"id": f"{rid}/extensions/{e.name}", "name": e.name, "type": "Microsoft.Compute/virtualMachines/extensions",
                        "location": scale_set_row.location,
@@ -200,7 +199,7 @@ def nic(scale_set_row: sa.Row[Any], row: sa.Row[Any]) -> dict[str, Any]:
         "type": "Microsoft.Network/networkInterfaces",
         "properties": {"provisioningState": "Succeeded", "primary": True,
                        "ipConfigurations": [{"id": f"{rid}/ipConfigurations/ipconfig1", "name": "ipconfig1", "properties": {
-                           "privateIPAddress": private_ip(row.ip_index), "privateIPAllocationMethod": "Dynamic",
+                           "privateIPAddress": row.private_ip, "privateIPAllocationMethod": "Dynamic",
                            "primary": True, "provisioningState": "Succeeded"}}]},
     }
 

@@ -29,11 +29,13 @@ from scaleset.service.context import Settings
 @click.option("--retry-after-ms", default=1000, show_default=True, type=click.IntRange(1, 60000),
               help="Poll interval suggested to clients of long-running operations.")
 @click.option("--status-interval", default=2.0, show_default=True, type=float, help="Seconds between refreshes of instance states.")
+@click.option("--address-block", type=click.IntRange(1, 254), default=None,
+              help="Instances get addresses 127.<block>.x.y (default: derived from the data dir).")
 @click.option("--location", "default_location", default="westus", show_default=True, help="The location of this server's region.")
 @click.option("--log-level", default="info", show_default=True, type=click.Choice(["debug", "info", "warning", "error"]))
 def serve(host: str, port: int, data_dir: Path, db: str | None, driver: str, tls_cert: Path | None, tls_key: Path | None,
           tls_self_signed: bool, tokens: tuple[str, ...], page_size: int, retry_after_ms: int, status_interval: float,
-          default_location: str, log_level: str) -> None:
+          address_block: int | None, default_location: str, log_level: str) -> None:
     """Start the control plane: the ARM API and the reconciler."""
     if bool(tls_cert) != bool(tls_key):
         raise click.UsageError("--tls-cert and --tls-key go together.")
@@ -42,8 +44,10 @@ def serve(host: str, port: int, data_dir: Path, db: str | None, driver: str, tls
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
+    from scaleset.model.addresses import block_for
+
     settings = Settings(page_size=page_size, retry_after_ms=retry_after_ms, status_interval=status_interval,
-                        default_location=default_location)
+                        default_location=default_location, address_block=address_block or block_for(data_dir))
     accepted = list(tokens) or [_generated_token(data_dir)]
     asyncio.run(_serve(host=host, port=port, data_dir=data_dir, db=db, driver_name=driver, tls_cert=tls_cert, tls_key=tls_key,
                        tls_self_signed=tls_self_signed, tokens=accepted, settings=settings, log_level=log_level))

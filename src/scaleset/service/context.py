@@ -19,6 +19,7 @@ class Settings:
     status_interval: float = 2.0  # how often instance power and extension states are refreshed
     extension_timeout: float = 900.0  # how long create/reimage waits for extensions to finish
     default_location: str = "westus"
+    address_block: int = 1  # instances get 127.<block>.x.y
 
 
 @dataclass

@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from scaleset.images import catalog
+from scaleset.model.addresses import private_ip
 from scaleset.model.image_reference import ImageReference
 from scaleset.model.scale_set import ScaleSetModel, computer_name
 from scaleset.service.errors import invalid
@@ -49,7 +50,8 @@ def intend(conn: sa.Connection, rows: Iterable[sa.Row[Any]], action: str, op: st
         )
 
 
-def resize(conn: sa.Connection, scale_set: sa.Row[Any], model: ScaleSetModel, op: str, now: datetime) -> None:
+def resize(conn: sa.Connection, scale_set: sa.Row[Any], model: ScaleSetModel, op: str, now: datetime, *,
+           address_block: int) -> None:
     """Bring the number of live instances to the model's capacity.
 
     Scale-out adds the next instance ids; scale-in removes the highest ids first (Azure's default
@@ -70,7 +72,7 @@ def resize(conn: sa.Connection, scale_set: sa.Row[Any], model: ScaleSetModel, op
         conn.execute(instances.insert().values(
             scale_set_key=scale_set.key, instance_id=instance_id, vm_id=str(uuid.uuid4()),
             machine_key=f"{scale_set.name.lower()}-{scale_set.unique_id[:8]}-{instance_id}",
-            ip_index=next_ip + offset,
+            ip_index=next_ip + offset, private_ip=private_ip(next_ip + offset, block=address_block),
             zone=model.zones[instance_id % len(model.zones)] if model.zones else None,
             update_domain=instance_id % UPDATE_DOMAINS, fault_domain=instance_id % max(1, model.fault_domain_count),
             model_version=scale_set.model_version, image_urn=None, provisioning_state="Creating",

@@ -17,7 +17,6 @@ import sqlalchemy as sa
 from scaleset.drivers.base import ExtensionSpec, ExtensionState, ImageArtifact, InstanceSpec, InstanceStatus, PowerState
 from scaleset.images import catalog
 from scaleset.images.artifacts import ArtifactStore
-from scaleset.model.addresses import private_ip
 from scaleset.model.image_reference import ImageReference
 from scaleset.model.scale_set import ScaleSetModel
 from scaleset.service import bodies, operations
@@ -152,7 +151,7 @@ class Reconciler:
             key=row.machine_key,
             instance_id=str(row.instance_id),
             computer_name=instance_computer_name(scale_set, row.instance_id),
-            private_ip=private_ip(row.ip_index),
+            private_ip=row.private_ip,
             image=ImageArtifact(urn=ref.urn, path=self.artifacts.path(image.artifact)),
             custom_data=model.custom_data,
             data_disk_luns=model.data_disk_luns,

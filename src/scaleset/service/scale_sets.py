@@ -111,7 +111,7 @@ class ScaleSets:
             model_version=1, next_instance_id=0, created_at=now))
         op = operations.begin(conn, subscription=sub.lower(), location=location, resource_key=key, kind="create-scale-set", now=now)
         row = conn.execute(sa.select(scale_sets).where(scale_sets.c.key == key)).one()
-        intents.resize(conn, row, model, op, now)
+        intents.resize(conn, row, model, op, now, address_block=self.ctx.settings.address_block)
         return row, op
 
     def _update(self, conn: sa.Connection, old: sa.Row[Any], stored: dict[str, Any], secrets: bodies.Secrets,
@@ -136,7 +136,7 @@ class ScaleSets:
         op = operations.begin(conn, subscription=old.subscription_id, location=old.location, resource_key=old.key,
                               kind="update-scale-set", now=now)
         row = conn.execute(sa.select(scale_sets).where(scale_sets.c.key == old.key)).one()
-        intents.resize(conn, row, model, op, now)
+        intents.resize(conn, row, model, op, now, address_block=self.ctx.settings.address_block)
         if model_changed and model.upgrade_mode == "Automatic":
             # Automatic mode: every instance takes the new model at once, as Azure documents.
             current = intents.live_instances(conn, row.key)

@@ -72,7 +72,8 @@ instances = sa.Table(
     sa.Column("instance_id", sa.Integer, primary_key=True),
     sa.Column("vm_id", sa.String(64), nullable=False),
     sa.Column("machine_key", sa.String(128), nullable=False, unique=True),  # the driver's key
-    sa.Column("ip_index", sa.Integer, nullable=False, unique=True),  # private IP = address(ip_index)
+    sa.Column("ip_index", sa.Integer, nullable=False, unique=True),  # allocation order of addresses
+    sa.Column("private_ip", sa.String(45), nullable=False, unique=True),  # fixed at allocation
     sa.Column("zone", sa.String(8), nullable=True),
     sa.Column("update_domain", sa.Integer, nullable=False),
     sa.Column("fault_domain", sa.Integer, nullable=False),

@@ -37,7 +37,7 @@ def upgrade() -> None:
     sa.Column('resource_key', sa.String(length=1024), nullable=False),
     sa.Column('kind', sa.String(length=64), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
-    sa.Column('error', sa.JSON(), nullable=True),
+    sa.Column('error', sa.JSON(none_as_null=True), nullable=True),
     sa.Column('started_at', UtcDateTime(), nullable=False),
     sa.Column('ended_at', UtcDateTime(), nullable=True),
     sa.PrimaryKeyConstraint('id')
@@ -86,6 +86,7 @@ def upgrade() -> None:
     sa.Column('vm_id', sa.String(length=64), nullable=False),
     sa.Column('machine_key', sa.String(length=128), nullable=False),
     sa.Column('ip_index', sa.Integer(), nullable=False),
+    sa.Column('private_ip', sa.String(length=45), nullable=False),
     sa.Column('zone', sa.String(length=8), nullable=True),
     sa.Column('update_domain', sa.Integer(), nullable=False),
     sa.Column('fault_domain', sa.Integer(), nullable=False),
@@ -103,7 +104,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['scale_set_key'], ['scale_sets.key'], ),
     sa.PrimaryKeyConstraint('scale_set_key', 'instance_id'),
     sa.UniqueConstraint('ip_index'),
-    sa.UniqueConstraint('machine_key')
+    sa.UniqueConstraint('machine_key'),
+    sa.UniqueConstraint('private_ip')
     )
     with op.batch_alter_table('instances', schema=None) as batch_op:
         batch_op.create_index('ix_instances_pending', ['pending_action'], unique=False)
