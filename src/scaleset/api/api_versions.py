@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 
 from scaleset.service.errors import ArmError
 
@@ -15,11 +16,19 @@ def check(value: str | None) -> str:
         raise ArmError(400, "MissingApiVersionParameter",
                        "The api-version query parameter (?api-version=) is required for all requests.", target="api-version")
     match = _FORMAT.match(value)
-    if not match or not (OLDEST <= match.group(1) <= NEWEST):
+    if not match or not _is_date(match.group(1)) or not (OLDEST <= match.group(1) <= NEWEST):
         raise ArmError(400, "InvalidApiVersionParameter",
                        f"The api-version '{value}' is invalid. The supported versions are from '{OLDEST}' to '{NEWEST}'.",
                        target="api-version")
     return value
+
+
+def _is_date(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 def at_least(value: str, version: str) -> bool:

@@ -25,6 +25,12 @@ log = logging.getLogger(__name__)
 MAX_BODY = 4 * 1024 * 1024  # ARM refuses request bodies over 4 MB
 
 
+class MethodNotAllowed(ArmError):
+    def __init__(self, method: str, path: str, allowed: list[str]) -> None:
+        super().__init__(405, "MethodNotAllowed", f"The method '{method}' is not allowed on '{path}'.")
+        self.allowed = sorted(set(allowed))
+
+
 @dataclass
 class ArmRequest:
     request: Request
@@ -59,6 +65,8 @@ def create_app(plane: ControlPlane, tokens: StaticTokens, *, tenant: str = "scal
             response = await _handle(request)
         except ArmError as error:
             response = json_response(error.body(), error.status)
+            if isinstance(error, MethodNotAllowed):
+                response.headers["Allow"] = ", ".join(error.allowed)
         except Exception:
             log.exception("unhandled error in %s %s", request.method, request.url.path)
             response = json_response({"error": {"code": "InternalServerError", "message": "The server met an unexpected error."}}, 500)
@@ -66,10 +74,10 @@ def create_app(plane: ControlPlane, tokens: StaticTokens, *, tenant: str = "scal
         return response
 
     async def _handle(request: Request) -> Response:
-        route, params, path_known = router.match(request.method, request.url.path)
+        route, params, allowed = router.match(request.method, request.url.path)
         if route is None:
-            if path_known:
-                raise ArmError(405, "MethodNotAllowed", f"The method '{request.method}' is not allowed on '{request.url.path}'.")
+            if allowed:
+                raise MethodNotAllowed(request.method, request.url.path, allowed)
             raise ArmError(404, "NotFound", f"No route matches '{request.url.path}'.")
         tokens.check(request.headers.get("authorization"))
         api_version = api_versions.check(request.query_params.get("api-version"))

@@ -35,13 +35,13 @@ class Router:
 
         return register
 
-    def match(self, method: str, path: str) -> tuple[Route | None, dict[str, str], bool]:
-        """(route, path params, whether the path exists for some other method)."""
-        path_known = False
+    def match(self, method: str, path: str) -> tuple[Route | None, dict[str, str], list[str]]:
+        """(route, path params, the methods the path allows when the method is not one of them)."""
+        allowed: list[str] = []
         for route in self.routes:
             found = route.pattern.match(path)
             if found:
                 if route.method == method.upper():
-                    return route, found.groupdict(), True
-                path_known = True
-        return None, {}, path_known
+                    return route, found.groupdict(), []
+                allowed.append(route.method)
+        return None, {}, allowed

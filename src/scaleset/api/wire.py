@@ -19,7 +19,8 @@ from scaleset.service.errors import ArmError
 
 
 class Wire(BaseModel):
-    model_config = ConfigDict(extra="allow", strict=False)
+    # strict: a JSON true is not an integer and "2" is not a number, as ARM's own validation says
+    model_config = ConfigDict(extra="allow", strict=True)
 
 
 def _enum(*choices: str) -> Any:
@@ -163,11 +164,46 @@ class ExtensionProfile(Wire):
         if len(names) != len(set(names)):
             raise ValueError("extension names must be distinct")
         known = set(names)
+        after: dict[str, list[str]] = {}
         for extension in extensions or ():
-            for after in (extension.properties.provisionAfterExtensions or []) if extension.properties else []:
-                if after.lower() not in known:
-                    raise ValueError(f"extension '{extension.name}' is to provision after '{after}', which is not in the profile")
+            wanted = (extension.properties.provisionAfterExtensions or []) if extension.properties else []
+            for name in wanted:
+                if name.lower() not in known:
+                    raise ValueError(f"extension '{extension.name}' is to provision after '{name}', which is not in the profile")
+            after[extension.name.lower()] = [name.lower() for name in wanted]
+        cycle = _cycle(after)
+        if cycle:
+            raise ValueError(f"provisionAfterExtensions makes a cycle: {' -> '.join(cycle)}")
         return extensions
+
+
+def _cycle(after: dict[str, list[str]]) -> list[str]:
+    """A dependency cycle among extensions, as names in order, or [] when there is none."""
+    done: set[str] = set()
+    for start in after:
+        path: list[str] = []
+        on_path: set[str] = set()
+
+        def visit(name: str) -> list[str]:
+            if name in on_path:
+                return path[path.index(name):] + [name]
+            if name in done:
+                return []
+            on_path.add(name)
+            path.append(name)
+            for before in after.get(name, []):
+                found = visit(before)
+                if found:
+                    return found
+            path.pop()
+            on_path.discard(name)
+            done.add(name)
+            return []
+
+        found = visit(start)
+        if found:
+            return found
+    return []
 
 
 class VirtualMachineProfile(Wire):
@@ -200,18 +236,9 @@ class ScaleSet(ScaleSetUpdate):
 
 
 class ScaleSetCreate(ScaleSet):
-    """A new scale set must say what to run."""
+    """A new scale set needs a sku; what it runs is checked by the service, which resolves it."""
 
     sku: Sku
-
-    @field_validator("properties")
-    @classmethod
-    def _needs_image(cls, props: ScaleSetProperties | None) -> ScaleSetProperties | None:
-        profile = props.virtualMachineProfile if props else None
-        storage = profile.storageProfile if profile else None
-        if storage is None or storage.imageReference is None:
-            raise ValueError("a new scale set needs properties.virtualMachineProfile.storageProfile.imageReference")
-        return props
 
 
 class ResourceGroup(Wire):

@@ -22,12 +22,15 @@ class ArtifactStore:
     def path(self, digest: str) -> Path:
         return self.root / digest
 
-    async def install(self, upload: Path, driver: Driver) -> str:
-        """Install an uploaded file through the driver; returns its digest. Raises InvalidArtifact."""
-        digest = "sha256-" + _sha256(upload)
+    @staticmethod
+    def digest(upload: Path) -> str:
+        return "sha256-" + _sha256(upload)
+
+    async def install(self, upload: Path, driver: Driver, digest: str) -> None:
+        """Install an uploaded file (of that digest) through the driver. Raises InvalidArtifact."""
         final = self.path(digest)
         if final.is_dir():
-            return digest
+            return
         staging = self.root / f".staging-{uuid.uuid4().hex}"
         staging.mkdir()
         try:
@@ -37,7 +40,6 @@ class ArtifactStore:
             pass
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-        return digest
 
 
 def _sha256(path: Path) -> str:

@@ -40,6 +40,11 @@ class ScaleSetModel:
     extensions: tuple[ExtensionModel, ...]
     fault_domain_count: int
 
+    @property
+    def has_application_health(self) -> bool:
+        return any(e.publisher.lower() == "microsoft.managedservices" and e.type.lower().startswith("applicationhealth")
+                   for e in self.extensions)
+
     @classmethod
     def from_body(cls, name: str, body: dict[str, Any]) -> ScaleSetModel:
         props = body.get("properties") or {}
@@ -62,7 +67,7 @@ class ScaleSetModel:
                 str(ref.get("version", "latest")),
             ),
             health_probe_id=probe.get("id"),
-            computer_name_prefix=str(os_profile.get("computerNamePrefix") or name)[:15],
+            computer_name_prefix=str(os_profile.get("computerNamePrefix") or name[:9]),
             custom_data=base64.b64decode(custom) if custom else None,
             data_disk_luns=tuple(sorted(int(d["lun"]) for d in storage.get("dataDisks") or ())),
             extensions=tuple(_extension(e) for e in (profile.get("extensionProfile") or {}).get("extensions") or ()),

@@ -34,16 +34,19 @@ class Images:
         for field, value in (("publisher", ref.publisher), ("offer", ref.offer), ("sku", ref.sku)):
             if not value or "/" in value or ":" in value:
                 raise invalid(field, f"The {field} name '{value}' is not valid.")
+        digest = self.artifacts.digest(upload)
+        with self.ctx.db.reading() as conn:
+            existing = catalog.find(conn, location, ref)
+        if existing is not None:  # checked before installing, so a refused publish leaves nothing behind
+            return self._republished(existing, ref, digest), False
         try:
-            digest = await self.artifacts.install(upload, self.ctx.driver)
+            await self.artifacts.install(upload, self.ctx.driver, digest)
         except InvalidArtifact as error:
             raise ArmError(400, "InvalidArtifact", f"The image artifact was refused: {error}", target="artifact") from None
         with self.ctx.db.transaction() as conn:
             existing = catalog.find(conn, location, ref)
-            if existing is not None:
-                if existing.artifact != digest:
-                    raise ArmError(409, "Conflict", f"Image version {ref.urn} already exists with another artifact; versions are immutable.", target="version")
-                return existing, False
+            if existing is not None:  # published meanwhile by a concurrent call
+                return self._republished(existing, ref, digest), False
             conn.execute(images.insert().values(
                 location=location.lower(), publisher=ref.publisher.lower(), offer=ref.offer.lower(), sku=ref.sku.lower(),
                 version=ref.version, names={"publisher": ref.publisher, "offer": ref.offer, "sku": ref.sku},
@@ -53,6 +56,14 @@ class Images:
         for callback in self.published:
             callback(location, ref)
         return row, True
+
+    @staticmethod
+    def _republished(existing: sa.Row[Any], ref: ImageReference, digest: str) -> sa.Row[Any]:
+        """Publishing the same bytes again is harmless; other bytes under a known version are not."""
+        if existing.artifact != digest:
+            raise ArmError(409, "Conflict", f"Image version {ref.urn} already exists with another artifact; versions are immutable.",
+                           target="version")
+        return existing
 
     def names(self, level: str, location: str, **above: str) -> list[str]:
         with self.ctx.db.reading() as conn:

@@ -223,9 +223,11 @@ class Reconciler:
     def _store_extensions(self, key: str, status: InstanceStatus) -> None:
         """Keep extension progress visible while provisioning waits on it."""
         extensions = _extensions_json(status)
-        with self.ctx.db.transaction() as conn:
-            conn.execute(instances.update().where(instances.c.machine_key == key, instances.c.extensions != extensions)
-                         .values(extensions=extensions))
+        with self.ctx.db.reading() as conn:
+            current = conn.execute(sa.select(instances.c.extensions).where(instances.c.machine_key == key)).scalar()
+        if current != extensions:  # compared here: PostgreSQL's json type has no equality operator
+            with self.ctx.db.transaction() as conn:
+                conn.execute(instances.update().where(instances.c.machine_key == key).values(extensions=extensions))
 
 
 def _extensions_json(status: InstanceStatus) -> list[dict[str, str]]:
