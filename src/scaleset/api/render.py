@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from scaleset.api.api_versions import at_least
+from scaleset.health.verdicts import Verdict
 from scaleset.model import resource_ids
 from scaleset.model.eligibility import supports_automatic_os_upgrade
 from scaleset.model.image_reference import ImageReference
@@ -108,7 +109,8 @@ def _provisioning(state: str, error: str | None, time: datetime | None) -> dict[
 
 # -- instances -------------------------------------------------------------------------------
 
-def vm(scale_set_row: sa.Row[Any], row: sa.Row[Any], api_version: str, *, with_instance_view: bool = False) -> dict[str, Any]:
+def vm(scale_set_row: sa.Row[Any], row: sa.Row[Any], api_version: str, *, with_instance_view: bool = False,
+       health: Verdict | None = None) -> dict[str, Any]:
     model = ScaleSetModel.from_body(scale_set_row.name, scale_set_row.body)
     rid = f"{scale_set_id(scale_set_row)}/virtualMachines/{row.instance_id}"
     profile = (scale_set_row.body.get("properties") or {}).get("virtualMachineProfile") or {}
@@ -151,7 +153,7 @@ def vm(scale_set_row: sa.Row[Any], row: sa.Row[Any], api_version: str, *, with_i
     if row.zone is not None:
         body["zones"] = [row.zone]
     if with_instance_view:
-        body["properties"]["instanceView"] = vm_instance_view(scale_set_row, row)
+        body["properties"]["instanceView"] = vm_instance_view(scale_set_row, row, health=health)
     return body
 
 
@@ -162,7 +164,7 @@ def _extension_state(row: sa.Row[Any], name: str) -> str:
     return "Creating"
 
 
-def vm_instance_view(scale_set_row: sa.Row[Any], row: sa.Row[Any]) -> dict[str, Any]:
+def vm_instance_view(scale_set_row: sa.Row[Any], row: sa.Row[Any], *, health: Verdict | None = None) -> dict[str, Any]:
     model = ScaleSetModel.from_body(scale_set_row.name, scale_set_row.body)
     types = {e.name: e for e in model.extensions}
     extensions = []
@@ -177,7 +179,7 @@ def vm_instance_view(scale_set_row: sa.Row[Any], row: sa.Row[Any]) -> dict[str, 
                                 message=ext.get("message") or None)],
         })
     power = row.power_state
-    return {
+    view: dict[str, Any] = {
         "platformUpdateDomain": row.update_domain,
         "platformFaultDomain": row.fault_domain,
         "computerName": instance_computer_name(scale_set_row, row.instance_id),
@@ -190,6 +192,10 @@ def vm_instance_view(scale_set_row: sa.Row[Any], row: sa.Row[Any]) -> dict[str, 
             status(f"PowerState/{power}", _POWER_DISPLAY.get(power, power)),
         ],
     }
+    if health is not None:
+        # Azure's vmHealth, plus (ours) the evidence: the last probe answers behind the verdict.
+        view["vmHealth"] = {"status": health.as_instance_view_status(), "answers": [a.as_json() for a in health.answers]}
+    return view
 
 
 def nic(scale_set_row: sa.Row[Any], row: sa.Row[Any]) -> dict[str, Any]:

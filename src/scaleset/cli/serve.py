@@ -31,11 +31,20 @@ from scaleset.service.context import Settings
 @click.option("--status-interval", default=2.0, show_default=True, type=float, help="Seconds between refreshes of instance states.")
 @click.option("--address-block", type=click.IntRange(1, 254), default=None,
               help="Instances get addresses 127.<block>.x.y (default: derived from the data dir).")
+@click.option("--health-wait", default="PT5M", show_default=True,
+              help="How long a batch may take to turn healthy: seconds, or an ISO 8601 duration.")
+@click.option("--history-keep", default=5, show_default=True, type=click.IntRange(1, 1000),
+              help="OS upgrade history: how many attempts to keep per scale set.")
+@click.option("--history-window", default="P60D", show_default=True,
+              help="OS upgrade history: how long attempts are kept (seconds or ISO 8601).")
+@click.option("--probe-interval", default=None, type=click.FloatRange(0.05, 3600),
+              help="Override every health probe's interval, in seconds (tests and demos).")
 @click.option("--location", "default_location", default="westus", show_default=True, help="The location of this server's region.")
 @click.option("--log-level", default="info", show_default=True, type=click.Choice(["debug", "info", "warning", "error"]))
 def serve(host: str, port: int, data_dir: Path, db: str | None, driver: str, tls_cert: Path | None, tls_key: Path | None,
           tls_self_signed: bool, tokens: tuple[str, ...], page_size: int, retry_after_ms: int, status_interval: float,
-          address_block: int | None, default_location: str, log_level: str) -> None:
+          address_block: int | None, health_wait: str, history_keep: int, history_window: str, probe_interval: float | None,
+          default_location: str, log_level: str) -> None:
     """Start the control plane: the ARM API and the reconciler."""
     if bool(tls_cert) != bool(tls_key):
         raise click.UsageError("--tls-cert and --tls-key go together.")
@@ -47,10 +56,22 @@ def serve(host: str, port: int, data_dir: Path, db: str | None, driver: str, tls
     from scaleset.model.addresses import block_for
 
     settings = Settings(page_size=page_size, retry_after_ms=retry_after_ms, status_interval=status_interval,
-                        default_location=default_location, address_block=address_block or block_for(data_dir))
+                        default_location=default_location, address_block=address_block or block_for(data_dir),
+                        health_wait=_seconds(health_wait, "--health-wait"), history_keep=history_keep,
+                        history_window=_seconds(history_window, "--history-window"), probe_interval=probe_interval,
+                        upgrade_poll=min(1.0, probe_interval or 1.0), health_tick=min(0.5, probe_interval or 0.5))
     accepted = list(tokens) or [_generated_token(data_dir)]
     asyncio.run(_serve(host=host, port=port, data_dir=data_dir, db=db, driver_name=driver, tls_cert=tls_cert, tls_key=tls_key,
                        tls_self_signed=tls_self_signed, tokens=accepted, settings=settings, log_level=log_level))
+
+
+def _seconds(text: str, flag: str) -> float:
+    from scaleset.model.durations import parse_seconds_or_duration
+
+    try:
+        return parse_seconds_or_duration(text)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint=flag) from None
 
 
 def _generated_token(data_dir: Path) -> str:
@@ -87,7 +108,9 @@ async def _serve(*, host: str, port: int, data_dir: Path, db: str | None, driver
     app = create_app(plane, StaticTokens(tokens))
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level if log_level != "info" else "warning",
                             ssl_certfile=str(tls_cert) if tls_cert else None, ssl_keyfile=str(tls_key) if tls_key else None,
-                            lifespan="off", access_log=log_level == "debug")
+                            lifespan="off", access_log=log_level == "debug",
+                            # Idle keep-alive clients must not hold a stopping server hostage.
+                            timeout_graceful_shutdown=3)
     server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve())
     try:

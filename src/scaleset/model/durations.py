@@ -29,3 +29,12 @@ def parse_seconds_or_duration(text: str) -> float:
         return float(text)
     except ValueError:
         return parse_duration(text)
+
+
+def format_duration(seconds: float) -> str:
+    """Seconds as an ISO 8601 duration: 330 -> PT5M30S."""
+    whole = int(round(seconds))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    text = "PT" + (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "") + (f"{secs}S" if secs or whole == 0 else "")
+    return text

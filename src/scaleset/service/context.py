@@ -20,6 +20,12 @@ class Settings:
     extension_timeout: float = 900.0  # how long create/reimage waits for extensions to finish
     default_location: str = "westus"
     address_block: int = 1  # instances get 127.<block>.x.y
+    health_wait: float = 300.0  # how long a batch may take to turn healthy (the seed's 5 minutes)
+    history_keep: int = 5  # OS upgrade history: the last attempts kept...
+    history_window: float = 60 * 86400.0  # ...within this window (two months)
+    upgrade_poll: float = 1.0  # how often a run looks at its batch while waiting
+    health_tick: float = 0.5  # how often the health monitor looks for probes that are due
+    probe_interval: float | None = None  # overrides every probe's interval (tests and demos)
 
 
 @dataclass

@@ -8,12 +8,14 @@ from scaleset.clock import Clock, RealClock
 from scaleset.drivers.base import Driver
 from scaleset.service.context import Context, Settings
 from scaleset.service.groups import Groups
+from scaleset.service.health_monitor import HealthMonitor
 from scaleset.service.images import Images
 from scaleset.service.instances import Instances
 from scaleset.service.network import NetworkResources
 from scaleset.service.reconciler import Reconciler
 from scaleset.service.scale_sets import ScaleSets
 from scaleset.service.subscriptions import Subscriptions
+from scaleset.service.upgrades import Upgrades
 from scaleset.store.database import Database
 from scaleset.store.secrets import SecretBox
 
@@ -30,6 +32,10 @@ class ControlPlane:
         self.scale_sets = ScaleSets(self.ctx, self.subscriptions)
         self.instances = Instances(self.ctx)
         self.reconciler = Reconciler(self.ctx, self.images.artifacts)
+        self.health = HealthMonitor(self.ctx)
+        self.upgrades = Upgrades(self.ctx, self.health)
+        self.images.published.append(self.upgrades.on_published)
+        self.scale_sets.updated.append(self.upgrades.on_updated)
 
     @property
     def settings(self) -> Settings:
@@ -47,8 +53,12 @@ class ControlPlane:
         default = self.subscriptions.ensure_default()
         self.reconciler.start()
         self.reconciler.wake()
+        self.health.start()
+        self.upgrades.resume_all()
         return default
 
     async def stop(self) -> None:
+        await self.upgrades.stop()
+        await self.health.stop()
         await self.reconciler.stop()
         await self.ctx.driver.close()

@@ -4,6 +4,7 @@ model and the instance intents it implies; the reconciler carries the intents ou
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +19,7 @@ from scaleset.service.errors import ArmError, invalid, not_allowed, not_found
 from scaleset.service.groups import require as require_group
 from scaleset.service.network import find_probe
 from scaleset.service.subscriptions import Subscriptions
+from scaleset.service.upgrade_rules import check_automatic_os_upgrade
 from scaleset.store.tables import instances, scale_sets
 
 IMAGE_TARGET = "properties.virtualMachineProfile.storageProfile.imageReference"
@@ -28,6 +30,8 @@ class ScaleSets:
     def __init__(self, ctx: Context, subscriptions: Subscriptions) -> None:
         self.ctx = ctx
         self.subscriptions = subscriptions
+        # Called in the transaction of every update: (conn, old row, new body). Upgrades listen.
+        self.updated: list[Callable[[sa.Connection, sa.Row[Any], dict[str, Any]], None]] = []
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -104,7 +108,7 @@ class ScaleSets:
                 stored: dict[str, Any], secrets: bodies.Secrets, now: datetime) -> tuple[sa.Row[Any], str]:
         location = stored["location"]
         model = ScaleSetModel.from_body(name, stored)
-        self._check_references(conn, location, model)
+        self._check_references(conn, location, model, stored)
         conn.execute(scale_sets.insert().values(
             key=key, subscription_id=sub.lower(), group_key=group_row.key, group_name=group_row.name, name=name, location=location,
             unique_id=str(uuid.uuid4()), body=stored, secrets=self._seal(secrets), provisioning_state="Creating",
@@ -128,7 +132,9 @@ class ScaleSets:
             if getattr(model.image, field).lower() != getattr(old_model.image, field).lower():
                 raise ArmError(409, "PropertyChangeNotAllowed", f"Changing property 'imageReference.{field}' is not allowed.",
                                target=f"{IMAGE_TARGET}.{field}")
-        self._check_references(conn, old.location, model)
+        self._check_references(conn, old.location, model, stored)
+        for listener in self.updated:
+            listener(conn, old, stored)
         model_changed = bodies.vm_profile(stored) != bodies.vm_profile(old.body) or secrets != self.secrets_of(old)
         model_version = old.model_version + (1 if model_changed else 0)
         conn.execute(scale_sets.update().where(scale_sets.c.key == old.key).values(
@@ -143,7 +149,7 @@ class ScaleSets:
             intents.apply_model(conn, row, model, current, op)
         return row, op
 
-    def _check_references(self, conn: sa.Connection, location: str, model: ScaleSetModel) -> None:
+    def _check_references(self, conn: sa.Connection, location: str, model: ScaleSetModel, body: dict[str, Any]) -> None:
         ref = model.image
         if not (ref.publisher and ref.offer and ref.sku):
             raise invalid(IMAGE_TARGET, "The imageReference needs publisher, offer and sku.")
@@ -151,6 +157,10 @@ class ScaleSets:
             raise invalid(IMAGE_TARGET, f"The platform image '{ref.urn}' is not available in location '{location}'.")
         if model.health_probe_id is not None and find_probe(conn, model.health_probe_id) is None:
             raise invalid(PROBE_TARGET, f"The health probe '{model.health_probe_id}' does not exist.")
+        if model.upgrade_mode == "Rolling" and model.health_probe_id is None and not model.has_application_health:
+            raise invalid("properties.upgradePolicy.mode",
+                          "Rolling upgrade mode needs a health signal: networkProfile.healthProbe or the Application Health extension.")
+        check_automatic_os_upgrade(body)
 
     def _seal(self, secrets: bodies.Secrets) -> str | None:
         return self.ctx.secrets.encrypt(secrets) if secrets else None

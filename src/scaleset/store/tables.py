@@ -120,3 +120,42 @@ operations = sa.Table(
     sa.Column("started_at", UtcDateTime(), nullable=False),
     sa.Column("ended_at", UtcDateTime(), nullable=True),
 )
+
+# A rolling OS upgrade run: its policy, where it stands, and how it ended. The runs of a scale set
+# are also its OS upgrade history.
+upgrade_runs = sa.Table(
+    "upgrade_runs",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("scale_set_key", sa.String(1024), sa.ForeignKey("scale_sets.key", ondelete="CASCADE"), nullable=False),
+    sa.Column("started_by", sa.String(16), nullable=False),  # Platform | User
+    sa.Column("target_urn", sa.String(512), nullable=False),
+    sa.Column("force", sa.Boolean, nullable=False),  # reimage every instance, even those on the target
+    sa.Column("policy", sa.JSON, nullable=False),  # the effective policy, defaults filled in
+    sa.Column("state", sa.String(16), nullable=False),  # RollingForward | RollingBack | Completed | Faulted | Cancelled
+    sa.Column("phase", sa.String(16), nullable=False),  # next | batch | pause | rollback | done
+    sa.Column("batch", sa.JSON, nullable=False),  # instance ids of the batch in flight
+    sa.Column("batch_count", sa.Integer, nullable=False),  # batches started so far
+    sa.Column("phase_since", UtcDateTime(), nullable=False),
+    sa.Column("cancel_requested", sa.Boolean, nullable=False),
+    sa.Column("paused", sa.Boolean, nullable=False),
+    sa.Column("last_action", sa.String(16), nullable=False),  # Start | Cancel | Pause | Resume
+    sa.Column("last_action_time", UtcDateTime(), nullable=False),
+    sa.Column("error", sa.JSON(none_as_null=True), nullable=True),
+    sa.Column("rollback_info", sa.JSON, nullable=False),
+    sa.Column("op_id", sa.String(64), nullable=True),  # the long-running operation a client polls
+    sa.Column("started_at", UtcDateTime(), nullable=False),
+    sa.Column("ended_at", UtcDateTime(), nullable=True),
+    sa.Index("ix_upgrade_runs_scale_set", "scale_set_key", "started_at"),
+)
+
+upgrade_members = sa.Table(
+    "upgrade_members",
+    metadata,
+    sa.Column("run_id", sa.String(64), sa.ForeignKey("upgrade_runs.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("instance_id", sa.Integer, primary_key=True),
+    sa.Column("progress", sa.String(16), nullable=False),  # planner.Progress
+    sa.Column("previous_urn", sa.String(512), nullable=True),  # what a rollback restores
+    sa.Column("batch_index", sa.Integer, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+)

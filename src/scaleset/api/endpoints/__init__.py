@@ -6,7 +6,7 @@ from scaleset.api.router import Router
 
 
 def register_all(router: Router) -> None:
-    from scaleset.api.endpoints import groups, images, network, operations, scale_sets, subscriptions, vms
+    from scaleset.api.endpoints import groups, images, network, operations, scale_sets, subscriptions, upgrades, vms
 
-    for module in (subscriptions, groups, operations, network, images, scale_sets, vms):
+    for module in (subscriptions, groups, operations, network, images, scale_sets, vms, upgrades):
         module.register(router)

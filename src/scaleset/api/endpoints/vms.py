@@ -49,18 +49,20 @@ async def list_vms(req: ArmRequest) -> Response:
             raise ArmError(400, "InvalidParameter", f"The $filter '{req.query.get('$filter')}' is not supported.", target="$filter")
     offset, size = skip_token(req.request), req.plane.settings.page_size
     scale_set, rows, more = req.plane.instances.list(*_names(req), latest_model=latest, offset=offset, limit=size)
-    items = [render.vm(scale_set, row, req.api_version, with_instance_view=expand) for row in rows]
+    items = [render.vm(scale_set, row, req.api_version, with_instance_view=expand,
+                       health=req.plane.health.verdict(scale_set.key, row.instance_id)) for row in rows]
     return json_response(page(req.request, items, offset=offset, more=more))
 
 
 async def get_vm(req: ArmRequest) -> Response:
     scale_set, row = req.plane.instances.get(*_names(req), req.param("instance"))
-    return json_response(render.vm(scale_set, row, req.api_version, with_instance_view=_expands_instance_view(req)))
+    return json_response(render.vm(scale_set, row, req.api_version, with_instance_view=_expands_instance_view(req),
+                                   health=req.plane.health.verdict(scale_set.key, row.instance_id)))
 
 
 async def get_vm_instance_view(req: ArmRequest) -> Response:
     scale_set, row = req.plane.instances.get(*_names(req), req.param("instance"))
-    return json_response(render.vm_instance_view(scale_set, row))
+    return json_response(render.vm_instance_view(scale_set, row, health=req.plane.health.verdict(scale_set.key, row.instance_id)))
 
 
 async def list_vm_nics(req: ArmRequest) -> Response:

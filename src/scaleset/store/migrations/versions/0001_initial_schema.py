@@ -121,9 +121,51 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['subscription_id'], ['subscriptions.id'], ),
     sa.PrimaryKeyConstraint('subscription_id', 'key')
     )
+    op.create_table('upgrade_runs',
+    sa.Column('id', sa.String(length=64), nullable=False),
+    sa.Column('scale_set_key', sa.String(length=1024), nullable=False),
+    sa.Column('started_by', sa.String(length=16), nullable=False),
+    sa.Column('target_urn', sa.String(length=512), nullable=False),
+    sa.Column('force', sa.Boolean(), nullable=False),
+    sa.Column('policy', sa.JSON(), nullable=False),
+    sa.Column('state', sa.String(length=16), nullable=False),
+    sa.Column('phase', sa.String(length=16), nullable=False),
+    sa.Column('batch', sa.JSON(), nullable=False),
+    sa.Column('batch_count', sa.Integer(), nullable=False),
+    sa.Column('phase_since', UtcDateTime(), nullable=False),
+    sa.Column('cancel_requested', sa.Boolean(), nullable=False),
+    sa.Column('paused', sa.Boolean(), nullable=False),
+    sa.Column('last_action', sa.String(length=16), nullable=False),
+    sa.Column('last_action_time', UtcDateTime(), nullable=False),
+    sa.Column('error', sa.JSON(none_as_null=True), nullable=True),
+    sa.Column('rollback_info', sa.JSON(), nullable=False),
+    sa.Column('op_id', sa.String(length=64), nullable=True),
+    sa.Column('started_at', UtcDateTime(), nullable=False),
+    sa.Column('ended_at', UtcDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['scale_set_key'], ['scale_sets.key'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('upgrade_runs', schema=None) as batch_op:
+        batch_op.create_index('ix_upgrade_runs_scale_set', ['scale_set_key', 'started_at'], unique=False)
+
+    op.create_table('upgrade_members',
+    sa.Column('run_id', sa.String(length=64), nullable=False),
+    sa.Column('instance_id', sa.Integer(), nullable=False),
+    sa.Column('progress', sa.String(length=16), nullable=False),
+    sa.Column('previous_urn', sa.String(length=512), nullable=True),
+    sa.Column('batch_index', sa.Integer(), nullable=True),
+    sa.Column('error', sa.Text(), nullable=True),
+    sa.ForeignKeyConstraint(['run_id'], ['upgrade_runs.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('run_id', 'instance_id')
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('upgrade_members')
+    with op.batch_alter_table('upgrade_runs', schema=None) as batch_op:
+        batch_op.drop_index('ix_upgrade_runs_scale_set')
+
+    op.drop_table('upgrade_runs')
     op.drop_table('resource_groups')
     with op.batch_alter_table('instances', schema=None) as batch_op:
         batch_op.drop_index('ix_instances_pending')

@@ -1,0 +1,210 @@
+"""Rolling OS upgrades: start (by a user, or by the platform when an image is published), dry-run,
+cancel, pause, resume, and the status and history a client reads."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import sqlalchemy as sa
+
+from scaleset.model.image_reference import ImageReference
+from scaleset.model.scale_set import ScaleSetModel
+from scaleset.service import intents, operations
+from scaleset.service.context import Context
+from scaleset.service.errors import ArmError, not_allowed
+from scaleset.service.scale_sets import require as require_scale_set
+from scaleset.store.tables import instances, operations as operations_table, scale_sets
+from scaleset.upgrade import planner, runs
+from scaleset.upgrade.planner import Member, Progress
+from scaleset.upgrade.policy import effective_policy
+from scaleset.upgrade.runner import HealthView, Runner
+
+log = logging.getLogger(__name__)
+RUN_KIND = "os-upgrade"  # operations of this kind end with their run, not with their intents
+
+
+class Upgrades:
+    def __init__(self, ctx: Context, health: HealthView) -> None:
+        self.ctx = ctx
+        self.health = health
+        self.runner = Runner(ctx.db, ctx.clock, _Actions(ctx), health, poll=ctx.settings.upgrade_poll)
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def resume_all(self) -> None:
+        """After a start: carry on every run that had not ended."""
+        with self.ctx.db.reading() as conn:
+            for run_id in runs.active_ids(conn):
+                self._drive(run_id)
+
+    async def stop(self) -> None:
+        for task in self._tasks.values():
+            task.cancel()
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+
+    def _drive(self, run_id: str) -> None:
+        if run_id in self._tasks and not self._tasks[run_id].done():
+            return
+        task = asyncio.get_running_loop().create_task(self.runner.drive(run_id))
+        task.add_done_callback(lambda t, run_id=run_id: self._finished(run_id, t))
+        self._tasks[run_id] = task
+
+    def _finished(self, run_id: str, task: asyncio.Task[None]) -> None:
+        self._tasks.pop(run_id, None)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("upgrade run %s stopped on an error", run_id, exc_info=task.exception())
+
+    async def idle(self) -> None:
+        """Wait for every run in this process to end (tests, demo)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
+
+    # -- starting -------------------------------------------------------------------------------
+
+    def start(self, sub: str, group: str, name: str, *, force: bool = False) -> str:
+        """POST osRollingUpgrade: returns the operation id."""
+        with self.ctx.db.transaction() as conn:
+            scale_set = require_scale_set(conn, sub, group, name)
+            run_id, op = self._begin(conn, scale_set, started_by="User", force=force)
+        self._drive(run_id)
+        return op
+
+    def dry_run(self, sub: str, group: str, name: str, *, force: bool = False) -> dict[str, Any]:
+        """The exact plan of the next upgrade; nothing changes."""
+        with self.ctx.db.reading() as conn:
+            scale_set = require_scale_set(conn, sub, group, name)
+            target = self._target(conn, scale_set)
+            live = intents.live_instances(conn, scale_set.key)
+            history = runs.history(conn, scale_set.key)
+        policy = effective_policy(scale_set.body, started_by="User", health_wait=self.ctx.settings.health_wait)
+        health = self.health.healthy(scale_set.key)
+        skipped = {row.instance_id: f"already runs {target.version}" for row in live
+                   if not force and row.image_urn == target.urn}
+        members = [Member(row.instance_id, bool(health.get(row.instance_id, True)),
+                          Progress.SKIPPED if row.instance_id in skipped else Progress.PENDING, row.zone, row.update_domain)
+                   for row in live]
+        per_batch, basis = _seconds_per_batch(history, self.ctx.settings.health_wait)
+        laid_out = planner.plan(members, policy, skipped=skipped, seconds_per_batch=per_batch)
+        return {"target": target, "policy": policy, "plan": laid_out, "estimate_basis": basis}
+
+    def on_published(self, location: str, ref: ImageReference) -> None:
+        """The automatic trigger: every eligible scale set on `latest` of this image starts a run."""
+        started = []
+        with self.ctx.db.transaction() as conn:
+            for scale_set in conn.execute(sa.select(scale_sets).where(scale_sets.c.location == location)).all():
+                model = ScaleSetModel.from_body(scale_set.name, scale_set.body)
+                if not (model.automatic_os_upgrade and model.image.is_latest and model.image.same_image(ref)):
+                    continue
+                if scale_set.provisioning_state == "Deleting" or runs.active_for(conn, scale_set.key) is not None:
+                    continue  # one run at a time; a run already under way moves to its own target
+                run_id, _ = self._begin(conn, scale_set, started_by="Platform", force=False)
+                started.append(run_id)
+        for run_id in started:
+            self._drive(run_id)
+
+    def _begin(self, conn: sa.Connection, scale_set: sa.Row[Any], *, started_by: str, force: bool) -> tuple[str, str]:
+        if scale_set.provisioning_state == "Deleting":
+            raise not_allowed(f"The scale set '{scale_set.name}' is being deleted.")
+        if runs.active_for(conn, scale_set.key) is not None:
+            raise ArmError(409, "RollingUpgradeInProgress", "Another rolling upgrade is already in progress on this scale set.")
+        now = self.ctx.clock.now()
+        target = self._target(conn, scale_set)
+        policy = effective_policy(scale_set.body, started_by=started_by, health_wait=self.ctx.settings.health_wait)
+        members = {row.instance_id: (Progress.PENDING if force or row.image_urn != target.urn else Progress.SKIPPED, row.image_urn)
+                   for row in intents.live_instances(conn, scale_set.key)}
+        op = operations.begin(conn, subscription=scale_set.subscription_id, location=scale_set.location,
+                              resource_key=scale_set.key, kind=RUN_KIND, now=now)
+        run_id = runs.create(conn, scale_set_key=scale_set.key, started_by=started_by, target_urn=target.urn, force=force,
+                             policy=policy, members=members, op_id=op, now=now)
+        runs.prune(conn, scale_set.key, keep=self.ctx.settings.history_keep, window_seconds=self.ctx.settings.history_window, now=now)
+        return run_id, op
+
+    def _target(self, conn: sa.Connection, scale_set: sa.Row[Any]) -> ImageReference:
+        model = ScaleSetModel.from_body(scale_set.name, scale_set.body)
+        return intents.resolve(conn, scale_set.location, model.image)
+
+    # -- steering a run -------------------------------------------------------------------------
+
+    def cancel(self, sub: str, group: str, name: str) -> str:
+        """POST rollingUpgrades/cancel: the batch in flight finishes, then the run ends Cancelled."""
+        return self._steer(sub, group, name, "Cancel", cancel_requested=True)
+
+    def pause(self, sub: str, group: str, name: str) -> str:
+        return self._steer(sub, group, name, "Pause", paused=True)
+
+    def resume(self, sub: str, group: str, name: str) -> str:
+        return self._steer(sub, group, name, "Resume", paused=False)
+
+    def _steer(self, sub: str, group: str, name: str, action: str, **values: Any) -> str:
+        now = self.ctx.clock.now()
+        with self.ctx.db.transaction() as conn:
+            scale_set = require_scale_set(conn, sub, group, name)
+            run = runs.active_for(conn, scale_set.key)
+            if run is None:
+                raise ArmError(409, "NoRollingUpgradeInProgress" if action != "Cancel" else "OperationNotAllowed",
+                               f"There is no rolling upgrade in progress on scale set '{scale_set.name}' to {action.lower()}.")
+            runs.update(conn, run.id, last_action=action, last_action_time=now, **values)
+            op = operations.begin(conn, subscription=scale_set.subscription_id, location=scale_set.location,
+                                  resource_key=scale_set.key, kind=f"upgrade-{action.lower()}", now=now)
+            operations.settle_open(conn, now)
+        self._drive(run.id)
+        return op
+
+    def on_updated(self, conn: sa.Connection, old: sa.Row[Any], body: dict[str, Any]) -> None:
+        """Disabling automatic OS upgrades cancels a run the platform started, as a cancel would."""
+        was = ScaleSetModel.from_body(old.name, old.body).automatic_os_upgrade
+        if not was or ScaleSetModel.from_body(old.name, body).automatic_os_upgrade:
+            return
+        run = runs.active_for(conn, old.key)
+        if run is not None and run.started_by == "Platform":
+            runs.update(conn, run.id, cancel_requested=True, last_action="Cancel", last_action_time=self.ctx.clock.now())
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def latest(self, sub: str, group: str, name: str) -> tuple[sa.Row[Any], sa.Row[Any], dict[str, int]]:
+        with self.ctx.db.reading() as conn:
+            scale_set = require_scale_set(conn, sub, group, name)
+            run = runs.latest_for(conn, scale_set.key)
+            if run is None:
+                raise ArmError(404, "NotFound", f"No rolling upgrade has run on scale set '{scale_set.name}'.")
+            return scale_set, run, runs.counts(runs.members(conn, run.id))
+
+    def history(self, sub: str, group: str, name: str) -> tuple[sa.Row[Any], list[tuple[sa.Row[Any], dict[str, int]]]]:
+        with self.ctx.db.reading() as conn:
+            scale_set = require_scale_set(conn, sub, group, name)
+            found = runs.history(conn, scale_set.key)
+            now = self.ctx.clock.now()
+            window = self.ctx.settings.history_window
+            kept = [run for run in found if run.state in runs.ACTIVE or (now - run.started_at).total_seconds() <= window]
+            return scale_set, [(run, runs.counts(runs.members(conn, run.id))) for run in kept[: self.ctx.settings.history_keep]]
+
+
+def _seconds_per_batch(history: list[sa.Row[Any]], health_wait: float) -> tuple[float, str]:
+    """The dry run's estimate: the last completed run's pace, or else one health wait per batch."""
+    for run in history:
+        if run.state == "Completed" and run.batch_count and run.ended_at:
+            return (run.ended_at - run.started_at).total_seconds() / run.batch_count, f"the pace of run {run.id}"
+    return health_wait, "one health wait per batch (no completed run to learn from)"
+
+
+class _Actions:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def reimage(self, conn: sa.Connection, scale_set_key: str, targets: dict[int, str], op_id: str | None) -> None:
+        rows = conn.execute(sa.select(instances).where(instances.c.scale_set_key == scale_set_key,
+                                                       instances.c.instance_id.in_(list(targets)))).all()
+        for row in rows:
+            intents.intend(conn, [row], "reimage", op_id or "", image=targets[row.instance_id])
+
+    def finish(self, conn: sa.Connection, op_id: str | None, status: str, error: dict[str, Any] | None) -> None:
+        if op_id:
+            conn.execute(operations_table.update().where(operations_table.c.id == op_id)
+                         .values(status=status, error=error, ended_at=self.ctx.clock.now()))
+
+    def wake(self) -> None:
+        self.ctx.wake()
+

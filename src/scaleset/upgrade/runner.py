@@ -1,0 +1,230 @@
+"""The runner: carries one upgrade run out, phase by phase, asking the planner at each step.
+
+Phases: next (choose a batch: pre-check, done, or go) -> batch (reimages under way) -> health (wait
+for the batch to turn healthy) -> pause (between batches) -> next ...; a policy breach leads to
+rollback (previous images restored) and then Faulted. Each phase is written to the store before
+its work starts; the reimages themselves are instance intents, so after a crash nothing is
+reimaged twice: an intent already carried out is gone, one not yet carried out is still there.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+
+from scaleset.clock import Clock
+from scaleset.store.database import Database
+from scaleset.store.tables import instances
+from scaleset.upgrade import planner, runs
+from scaleset.upgrade.planner import Member, Progress
+from scaleset.upgrade.policy import policy_from_json
+
+log = logging.getLogger(__name__)
+
+
+class Actions(Protocol):
+    """What the runner asks of the layer above: intents and operation records."""
+
+    def reimage(self, conn: sa.Connection, scale_set_key: str, targets: dict[int, str], op_id: str | None) -> None:
+        """Write reimage intents: instance id -> image urn."""
+
+    def finish(self, conn: sa.Connection, op_id: str | None, status: str, error: dict[str, Any] | None) -> None:
+        """End the run's long-running operation."""
+
+    def wake(self) -> None:
+        """New intents were written."""
+
+
+class HealthView(Protocol):
+    def healthy(self, scale_set_key: str) -> dict[int, bool | None]:
+        """Each instance's health: True, False, or None while its verdict is not in yet."""
+
+
+class Runner:
+    def __init__(self, db: Database, clock: Clock, actions: Actions, health: HealthView, *, poll: float = 1.0,
+                 on_change: Callable[[str], None] | None = None) -> None:
+        self.db = db
+        self.clock = clock
+        self.actions = actions
+        self.health = health
+        self.poll = poll
+        self.on_change = on_change or (lambda _run_id: None)
+
+    async def drive(self, run_id: str) -> None:
+        """Carry the run out until it ends (or its scale set is gone)."""
+        steps = {"next": self._next, "batch": self._batch, "health": self._health, "pause": self._pause,
+                 "rollback": self._rollback}
+        while True:
+            with self.db.reading() as conn:
+                run = runs.load(conn, run_id)
+            if run is None or run.state in runs.TERMINAL:
+                return
+            moved = await steps[run.phase](run)
+            if moved:
+                self.on_change(run_id)
+            else:
+                await self.clock.sleep(self.poll)
+
+    # -- phases: each returns True when it moved the run on ---------------------------------
+
+    async def _next(self, run: sa.Row[Any]) -> bool:
+        now = self.clock.now()
+        if run.cancel_requested:
+            with self.db.transaction() as conn:
+                self._end(conn, run, "Cancelled", None, now)
+            return True
+        if run.paused:
+            return False
+        with self.db.reading() as conn:
+            left = any(Progress(m.progress) == Progress.PENDING for m in runs.members(conn, run.id).values())
+        if not left:  # nothing to upgrade: done at once, whatever health says
+            with self.db.transaction() as conn:
+                self._end(conn, run, "Completed", None, now)
+            return True
+        members = self._members(run)
+        if members is None:
+            return False  # health verdicts not all in yet: the pre-check would be guessing
+        decision = planner.next_batch(members, self._policy(run), first=run.batch_count == 0)
+        with self.db.transaction() as conn:
+            if isinstance(decision, planner.Done):
+                self._end(conn, run, "Completed", None, now)
+            elif isinstance(decision, planner.Stop):
+                self._end(conn, run, "Faulted", {"code": decision.code, "message": decision.message}, now)
+            else:
+                batch = list(decision.ids)
+                runs.set_progress(conn, run.id, batch, Progress.IN_FLIGHT, batch_index=run.batch_count)
+                runs.update(conn, run.id, phase="batch", batch=batch, batch_count=run.batch_count + 1, phase_since=now)
+                self.actions.reimage(conn, run.scale_set_key, {i: run.target_urn for i in batch}, run.op_id)
+        self.actions.wake()
+        return True
+
+    async def _batch(self, run: sa.Row[Any]) -> bool:
+        if self._pending(run):
+            return False
+        with self.db.transaction() as conn:
+            runs.update(conn, run.id, phase="health", phase_since=self.clock.now())
+        return True
+
+    async def _health(self, run: sa.Row[Any]) -> bool:
+        members = self._members(run, unknown_is_unhealthy=True)
+        assert members is not None
+        now = self.clock.now()
+        policy = self._policy(run)
+        failed = self._failed_reimages(run)
+        elapsed = (now - run.phase_since).total_seconds()
+        verdict = planner.judge_batch(members, tuple(run.batch), policy, elapsed=elapsed, failed=frozenset(failed))
+        if isinstance(verdict, planner.Wait):
+            return False
+        bad = set(verdict.unhealthy) if isinstance(verdict, planner.BatchTimedOut) else set()
+        with self.db.transaction() as conn:
+            runs.set_progress(conn, run.id, [i for i in run.batch if i not in bad], Progress.UPGRADED)
+            for instance_id in bad:
+                runs.set_progress(conn, run.id, [instance_id], Progress.FAILED,
+                                  error=failed.get(instance_id) or "not healthy within the health wait")
+        members = self._members(run, unknown_is_unhealthy=True)
+        assert members is not None
+        outcome = planner.after_batch(members, tuple(run.batch), policy, failed_reimages=frozenset(failed))
+        with self.db.transaction() as conn:
+            if isinstance(outcome, planner.GoOn):
+                phase = "pause" if policy.pause_between_batches > 0 else "next"
+                runs.update(conn, run.id, phase=phase, batch=[], phase_since=now)
+            else:
+                error = {"code": outcome.code, "message": outcome.message,
+                         "details": [{"code": "InstanceNotHealthy", "target": str(i), "message": failed.get(i, "not healthy within the health wait")}
+                                     for i in sorted(bad)]}
+                if outcome.roll_back:
+                    self._begin_rollback(conn, run, outcome.roll_back, error, now)
+                else:
+                    self._end(conn, run, "Faulted", error, now)
+        self.actions.wake()
+        return True
+
+    async def _pause(self, run: sa.Row[Any]) -> bool:
+        policy = self._policy(run)
+        if (self.clock.now() - run.phase_since).total_seconds() < policy.pause_between_batches and not run.cancel_requested:
+            return False
+        with self.db.transaction() as conn:
+            runs.update(conn, run.id, phase="next", phase_since=self.clock.now())
+        return True
+
+    async def _rollback(self, run: sa.Row[Any]) -> bool:
+        if self._pending(run):
+            return False
+        now = self.clock.now()
+        with self.db.transaction() as conn:
+            members = runs.members(conn, run.id)
+            states = self._instance_rows(conn, run)
+            good, bad = [], []
+            for instance_id in run.batch:
+                row = states.get(instance_id)
+                restored = row is not None and row.provisioning_state == "Succeeded" and row.image_urn == members[instance_id].previous_urn
+                (good if restored else bad).append(instance_id)
+            runs.set_progress(conn, run.id, good, Progress.ROLLED_BACK)
+            runs.set_progress(conn, run.id, bad, Progress.ROLLBACK_FAILED)
+            info = {"successfullyRolledbackInstanceCount": len(good), "failedRolledbackInstanceCount": len(bad)}
+            if bad:
+                info["rollbackError"] = {"code": "RollbackFailed", "message": f"{len(bad)} instance(s) could not get their previous image back."}
+            runs.update(conn, run.id, rollback_info=info)
+            self._end(conn, run, "Faulted", run.error, now)
+        return True
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _begin_rollback(self, conn: sa.Connection, run: sa.Row[Any], ids: tuple[int, ...], error: dict[str, Any],
+                        now: datetime) -> None:
+        members = runs.members(conn, run.id)
+        targets = {i: members[i].previous_urn for i in ids if members[i].previous_urn}
+        runs.update(conn, run.id, state="RollingBack", phase="rollback", batch=sorted(targets), error=error, phase_since=now)
+        self.actions.reimage(conn, run.scale_set_key, targets, run.op_id)
+
+    def _end(self, conn: sa.Connection, run: sa.Row[Any], state: str, error: dict[str, Any] | None, now: datetime) -> None:
+        runs.update(conn, run.id, state=state, phase="done", batch=[], error=error, ended_at=now, phase_since=now)
+        status = {"Completed": "Succeeded", "Cancelled": "Canceled"}.get(state, "Failed")
+        self.actions.finish(conn, run.op_id, status, error)
+        log.info("upgrade run %s of %s ended %s", run.id, run.scale_set_key, state)
+
+    def _policy(self, run: sa.Row[Any]) -> planner.Policy:
+        return policy_from_json(run.policy)
+
+    def _instance_rows(self, conn: sa.Connection, run: sa.Row[Any]) -> dict[int, sa.Row[Any]]:
+        rows = conn.execute(sa.select(instances).where(instances.c.scale_set_key == run.scale_set_key)).all()
+        return {row.instance_id: row for row in rows}
+
+    def _pending(self, run: sa.Row[Any]) -> bool:
+        with self.db.reading() as conn:
+            return conn.execute(sa.select(sa.func.count()).select_from(instances).where(
+                instances.c.scale_set_key == run.scale_set_key, instances.c.instance_id.in_(list(run.batch)),
+                instances.c.pending_action.is_not(None))).scalar_one() > 0
+
+    def _failed_reimages(self, run: sa.Row[Any]) -> dict[int, str]:
+        with self.db.reading() as conn:
+            rows = self._instance_rows(conn, run)
+        return {i: rows[i].last_error or "the reimage failed" for i in run.batch
+                if i in rows and rows[i].provisioning_state == "Failed"}
+
+    def _members(self, run: sa.Row[Any], *, unknown_is_unhealthy: bool = False) -> list[Member] | None:
+        """The set as the planner sees it; None while some verdict is unknown, unless that counts as unhealthy."""
+        health = self.health.healthy(run.scale_set_key)
+        with self.db.reading() as conn:
+            progress = runs.members(conn, run.id)
+            rows = self._instance_rows(conn, run)
+        members = []
+        for instance_id, row in sorted(rows.items()):
+            if row.pending_action == "delete":
+                continue
+            member = progress.get(instance_id)
+            verdict = health.get(instance_id)
+            if verdict is None and not unknown_is_unhealthy:
+                return None
+            members.append(Member(
+                id=instance_id,
+                healthy=bool(verdict),
+                progress=Progress(member.progress) if member else Progress.SKIPPED,  # joined after the start
+                zone=row.zone,
+                update_domain=row.update_domain,
+            ))
+        return members

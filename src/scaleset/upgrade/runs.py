@@ -1,0 +1,115 @@
+"""Upgrade runs in the store: create, read, and move them from one phase to the next.
+
+Every phase change is written before the work of the phase starts, so a restarted server resumes a
+run exactly where it stood.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from scaleset.store.tables import upgrade_members, upgrade_runs
+from scaleset.upgrade.planner import Policy, Progress
+from scaleset.upgrade.policy import policy_json
+
+ACTIVE = ("RollingForward", "RollingBack")
+TERMINAL = ("Completed", "Faulted", "Cancelled")
+
+
+def create(conn: sa.Connection, *, scale_set_key: str, started_by: str, target_urn: str, force: bool, policy: Policy,
+           members: dict[int, tuple[Progress, str | None]], op_id: str | None, now: datetime) -> str:
+    """A new run; members maps instance id -> (initial progress, the image it runs now)."""
+    run_id = str(uuid.uuid4())
+    conn.execute(upgrade_runs.insert().values(
+        id=run_id, scale_set_key=scale_set_key, started_by=started_by, target_urn=target_urn, force=force,
+        policy=policy_json(policy), state="RollingForward", phase="next", batch=[], batch_count=0, phase_since=now,
+        cancel_requested=False, paused=False, last_action="Start", last_action_time=now, error=None,
+        rollback_info={"successfullyRolledbackInstanceCount": 0, "failedRolledbackInstanceCount": 0},
+        op_id=op_id, started_at=now, ended_at=None))
+    if members:
+        conn.execute(upgrade_members.insert(), [
+            {"run_id": run_id, "instance_id": instance_id, "progress": str(progress), "previous_urn": urn,
+             "batch_index": None, "error": None}
+            for instance_id, (progress, urn) in members.items()
+        ])
+    return run_id
+
+
+def load(conn: sa.Connection, run_id: str) -> sa.Row[Any] | None:
+    return conn.execute(sa.select(upgrade_runs).where(upgrade_runs.c.id == run_id)).first()
+
+
+def active_for(conn: sa.Connection, scale_set_key: str) -> sa.Row[Any] | None:
+    return conn.execute(sa.select(upgrade_runs).where(
+        upgrade_runs.c.scale_set_key == scale_set_key, upgrade_runs.c.state.in_(ACTIVE))).first()
+
+
+def active_ids(conn: sa.Connection) -> list[str]:
+    return [row.id for row in conn.execute(sa.select(upgrade_runs.c.id).where(upgrade_runs.c.state.in_(ACTIVE))).all()]
+
+
+def latest_for(conn: sa.Connection, scale_set_key: str) -> sa.Row[Any] | None:
+    return conn.execute(sa.select(upgrade_runs).where(upgrade_runs.c.scale_set_key == scale_set_key)
+                        .order_by(upgrade_runs.c.started_at.desc()).limit(1)).first()
+
+
+def history(conn: sa.Connection, scale_set_key: str) -> list[sa.Row[Any]]:
+    """Newest first."""
+    return conn.execute(sa.select(upgrade_runs).where(upgrade_runs.c.scale_set_key == scale_set_key)
+                        .order_by(upgrade_runs.c.started_at.desc())).all()
+
+
+def members(conn: sa.Connection, run_id: str) -> dict[int, sa.Row[Any]]:
+    rows = conn.execute(sa.select(upgrade_members).where(upgrade_members.c.run_id == run_id)).all()
+    return {row.instance_id: row for row in rows}
+
+
+def update(conn: sa.Connection, run_id: str, **values: Any) -> None:
+    conn.execute(upgrade_runs.update().where(upgrade_runs.c.id == run_id).values(**values))
+
+
+def set_progress(conn: sa.Connection, run_id: str, ids: list[int] | tuple[int, ...], progress: Progress, *,
+                 batch_index: int | None = None, error: str | None = None) -> None:
+    if not ids:
+        return
+    values: dict[str, Any] = {"progress": str(progress)}
+    if batch_index is not None:
+        values["batch_index"] = batch_index
+    if error is not None:
+        values["error"] = error
+    conn.execute(upgrade_members.update()
+                 .where(upgrade_members.c.run_id == run_id, upgrade_members.c.instance_id.in_(list(ids)))
+                 .values(**values))
+
+
+def counts(member_rows: dict[int, sa.Row[Any]] | list[sa.Row[Any]]) -> dict[str, int]:
+    """RollingUpgradeProgressInfo: every member counted once; skipped ones count as successful."""
+    rows = member_rows.values() if isinstance(member_rows, dict) else member_rows
+    tally = {"successfulInstanceCount": 0, "failedInstanceCount": 0, "inProgressInstanceCount": 0, "pendingInstanceCount": 0}
+    for row in rows:
+        progress = Progress(row.progress)
+        if progress in (Progress.UPGRADED, Progress.SKIPPED):
+            tally["successfulInstanceCount"] += 1
+        elif progress == Progress.IN_FLIGHT:
+            tally["inProgressInstanceCount"] += 1
+        elif progress == Progress.PENDING:
+            tally["pendingInstanceCount"] += 1
+        else:
+            tally["failedInstanceCount"] += 1
+    return tally
+
+
+def prune(conn: sa.Connection, scale_set_key: str, *, keep: int, window_seconds: float, now: datetime) -> None:
+    """History retention: the newest `keep` finished runs within the window; active runs always stay."""
+    finished = conn.execute(sa.select(upgrade_runs.c.id, upgrade_runs.c.started_at)
+                            .where(upgrade_runs.c.scale_set_key == scale_set_key, upgrade_runs.c.state.in_(TERMINAL))
+                            .order_by(upgrade_runs.c.started_at.desc())).all()
+    doomed = [row.id for index, row in enumerate(finished)
+              if index >= keep or (now - row.started_at).total_seconds() > window_seconds]
+    if doomed:
+        conn.execute(upgrade_members.delete().where(upgrade_members.c.run_id.in_(doomed)))
+        conn.execute(upgrade_runs.delete().where(upgrade_runs.c.id.in_(doomed)))
