@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
@@ -77,19 +76,9 @@ def stop_server(server: Server, *, kill: bool = False) -> None:
 
 def remove_machines(data_dir: Path) -> None:
     """Delete every process-driver machine under a data dir: they outlive the server by design."""
-    root = data_dir / "machines"
-    if not root.is_dir():
-        return
-    from scaleset.drivers.process import ProcessDriver
+    from scaleset.drivers.process import remove_all
 
-    driver = ProcessDriver(root, stop_timeout=2)
-
-    async def delete_all() -> None:
-        for machine in root.iterdir():
-            if machine.is_dir():
-                await driver.delete(machine.name)
-
-    asyncio.run(delete_all())
+    remove_all(data_dir / "machines", stop_timeout=2)
 
 
 @pytest.fixture

@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import logging
 import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
 from typing import Protocol
 
@@ -107,3 +109,16 @@ def _others_runnable() -> bool:
     loop = asyncio.get_running_loop()
     ready = getattr(loop, "_ready", None)
     return bool(ready)
+
+
+async def every(clock: Clock, seconds: Callable[[], float], step: Callable[[], Awaitable[None]], *, what: str) -> None:
+    """Run `step` forever, `seconds()` apart on `clock`; a failing step is logged, never fatal."""
+    log = logging.getLogger(__name__)
+    while True:
+        try:
+            await step()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s failed", what)
+        await clock.sleep(seconds())

@@ -156,19 +156,7 @@ def _step(title: str) -> None:
 
 def _remove_machines(data_dir: Path) -> None:
     """Instances outlive their server by design; the demo cleans up after itself."""
-    import asyncio
+    from scaleset.drivers.process import remove_all
 
-    from scaleset.drivers.process import ProcessDriver
-
-    root = data_dir / "machines"
-    if not root.is_dir():
-        return
-    driver = ProcessDriver(root, stop_timeout=5)
-
-    async def delete_all() -> None:
-        for machine in root.iterdir():
-            if machine.is_dir():
-                await driver.delete(machine.name)
-
-    asyncio.run(delete_all())
+    remove_all(data_dir / "machines")
 

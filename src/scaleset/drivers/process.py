@@ -8,6 +8,7 @@ read back from that directory and /proc, so a new driver on the same root adopts
 from __future__ import annotations
 
 import asyncio
+from urllib.parse import unquote
 import json
 import os
 import shutil
@@ -199,6 +200,20 @@ class ProcessDriver(Driver):
 
     def _lock(self, key: str) -> asyncio.Lock:
         return self._locks.setdefault(key, asyncio.Lock())
+
+
+def remove_all(root: Path, *, stop_timeout: float = 5.0) -> None:
+    """Stop and delete every machine under `root` (machines outlive servers: demos and tests clean up)."""
+    if not root.is_dir():
+        return
+    driver = ProcessDriver(root, stop_timeout=stop_timeout)
+
+    async def delete_all() -> None:
+        for machine in root.iterdir():
+            if machine.is_dir():
+                await driver.delete(unquote(machine.name))  # directories are quoted keys
+
+    asyncio.run(delete_all())
 
 
 def _lay_down(machine: MachineDir, spec: InstanceSpec) -> None:

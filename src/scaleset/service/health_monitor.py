@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
+from scaleset.clock import every
 from scaleset.health.answers import ProbeAnswer
 from scaleset.health.default_health import default_verdict
 from scaleset.health.probe_spec import ProbeSpec
@@ -54,7 +55,8 @@ class HealthMonitor:
         self._probes: set[asyncio.Task[None]] = set()
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._watch_forever())
+        self._task = asyncio.create_task(
+            every(self.ctx.clock, lambda: self.ctx.settings.health_tick, self.look, what="health watch"))
 
     async def stop(self) -> None:
         tasks = [t for t in (self._task, *self._probes) if t is not None]
@@ -83,16 +85,6 @@ class HealthMonitor:
         return watched.verdict if watched else None
 
     # -- the watch ------------------------------------------------------------------------------
-
-    async def _watch_forever(self) -> None:
-        while True:
-            try:
-                await self.look()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("health watch failed")
-            await self.ctx.clock.sleep(self.ctx.settings.health_tick)
 
     async def look(self) -> None:
         """One round: refresh what is watched, probe what is due, judge the rest by state."""

@@ -14,6 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from scaleset.clock import every
 from scaleset.drivers.base import ExtensionSpec, ExtensionState, ImageArtifact, InstanceSpec, InstanceStatus, PowerState
 from scaleset.images import catalog
 from scaleset.images.artifacts import ArtifactStore
@@ -46,7 +47,8 @@ class Reconciler:
         self._wakeup.set()
 
     def start(self) -> None:
-        self._tasks = [asyncio.create_task(self._dispatch_forever()), asyncio.create_task(self._observe_forever())]
+        observing = every(self.ctx.clock, lambda: self.ctx.settings.status_interval, self.observe, what="observing instances")
+        self._tasks = [asyncio.create_task(self._dispatch_forever()), asyncio.create_task(observing)]
 
     async def stop(self) -> None:
         for task in [*self._tasks, *self._inflight.values()]:
@@ -185,16 +187,6 @@ class Reconciler:
             await self.ctx.clock.sleep(0.2)
 
     # -- observation --------------------------------------------------------------------------
-
-    async def _observe_forever(self) -> None:
-        while True:
-            try:
-                await self.observe()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("observing instances failed")
-            await self.ctx.clock.sleep(self.ctx.settings.status_interval)
 
     async def observe(self) -> None:
         """Refresh power and extension states of instances with no action under way.
