@@ -62,15 +62,17 @@ class ArmClient:
         `url` is a path on the endpoint or an absolute URL (nextLink, operation status); an
         api-version already in the URL is kept, because ARM links carry the one to use.
         """
+        target = httpx.URL(url)
         query = dict(params or {})
-        if api_version and "api-version" not in httpx.URL(url).params:
+        if api_version and "api-version" not in target.params:
             query["api-version"] = api_version
+        if query:
+            # Merged, not replaced: httpx would drop a URL's own query ($expand, $skiptoken) for `params`.
+            target = target.copy_merge_params(query)
         request_headers = {"x-ms-client-request-id": str(uuid.uuid4()), **(headers or {})}
         body: dict[str, Any] = {"content": content} if json is _NO_BODY else {"json": json}
         try:
-            response = self._http.request(
-                method, url, params=query or None, headers=request_headers, **body
-            )
+            response = self._http.request(method, target, headers=request_headers, **body)
         except httpx.ConnectError as error:
             raise CliError(
                 f"cannot connect to the scaleset server at {self.endpoint}: {_reason(error)}. "

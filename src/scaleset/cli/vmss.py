@@ -20,8 +20,10 @@ from scaleset.cli.errors import CliError
 from scaleset.cli.lro import finish_action, finish_put
 from scaleset.cli.multi_value import AzGroup, MultiValueOption
 from scaleset.cli.output import Column
+from scaleset.cli.rolling_upgrade import get_os_upgrade_history, rolling_upgrade
 from scaleset.cli.session import Session, client_command
 from scaleset.cli.set_path import PathError, apply_updates, set_value
+from scaleset.cli.upgrade_health import health_reason, health_state
 from scaleset.cli.urn import parse_urn
 from scaleset.cli.vmss_body import (
     DEFAULT_ADMIN_USERNAME,
@@ -69,6 +71,14 @@ VM_INSTANCE_VIEW_COLUMNS = (
     Column("Health", "vmHealth.status.code"),
 )
 ALL_INSTANCE_VIEWS_COLUMNS = (Column("InstanceId", "instanceId"), *VM_INSTANCE_VIEW_COLUMNS)
+# A table is read by people: the health state in one word and the server's reason for it. tsv keeps
+# the columns above, which scripts read by position.
+VM_INSTANCE_VIEW_TABLE_COLUMNS = (
+    *VM_INSTANCE_VIEW_COLUMNS[:2],
+    Column("Health", health_state),
+    Column("HealthReason", health_reason),
+)
+ALL_INSTANCE_VIEWS_TABLE_COLUMNS = (Column("InstanceId", "instanceId"), *VM_INSTANCE_VIEW_TABLE_COLUMNS)
 STATUS_SUMMARY_COLUMNS = (Column("Code", "code"), Column("Count", "count"))
 
 _resource_group_option = click.option(
@@ -83,6 +93,10 @@ _no_wait_option = click.option(
 @click.group(cls=AzGroup)
 def vmss() -> None:
     """Manage virtual machine scale sets."""
+
+
+vmss.add_command(rolling_upgrade)
+vmss.add_command(get_os_upgrade_history)
 
 
 @vmss.command()
@@ -246,12 +260,16 @@ def get_instance_view(
             # The view itself does not name its instance; without the id the list is unreadable.
             view = session.client.get(vm_url + "/instanceView", api_version=api)
             views.append({"instanceId": vm_id, **(view or {})})
-        session.emit(views, columns=ALL_INSTANCE_VIEWS_COLUMNS)
+        table = session.output == "table"
+        session.emit(
+            views, columns=ALL_INSTANCE_VIEWS_TABLE_COLUMNS if table else ALL_INSTANCE_VIEWS_COLUMNS
+        )
     else:
         vm_url = scale_set_vm_path(subscription, resource_group, name, instance_id)
+        table = session.output == "table"
         session.emit(
             session.client.get(vm_url + "/instanceView", api_version=api),
-            columns=VM_INSTANCE_VIEW_COLUMNS,
+            columns=VM_INSTANCE_VIEW_TABLE_COLUMNS if table else VM_INSTANCE_VIEW_COLUMNS,
         )
 
 
