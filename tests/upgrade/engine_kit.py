@@ -39,7 +39,7 @@ class Kit:
                         extra_properties: dict[str, Any] | None = None, tags: dict[str, str] | None = None,
                         health: bool = True) -> None:
         """A scale set on `latest`; with `health`, the Application Health extension watches its app."""
-        policy = upgrade_policy or {"mode": "Automatic" if not automatic else "Manual"}
+        policy = upgrade_policy or {"mode": "Manual"}
         policy.setdefault("automaticOSUpgradePolicy", {"enableAutomaticOSUpgrade": automatic})
         body = {
             "location": "westus", "sku": {"name": "Standard_DS1_v2", "capacity": capacity}, "tags": tags or {},

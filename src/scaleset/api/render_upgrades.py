@@ -22,11 +22,18 @@ def running_code(state: str, api_version: str) -> str:
     return state
 
 
+def last_action(run: sa.Row[Any]) -> str:
+    """RollingUpgradeActionType knows Start and Cancel only; a pause or resume (ours) steers a started run."""
+    if run.last_action in ("Start", "Cancel"):
+        return run.last_action
+    return "Cancel" if run.cancel_requested else "Start"
+
+
 def latest(scale_set: sa.Row[Any], run: sa.Row[Any], counts: dict[str, int], api_version: str) -> dict[str, Any]:
     status: dict[str, Any] = {
         "code": running_code(run.state, api_version),
         "startTime": iso(run.started_at),
-        "lastAction": run.last_action,
+        "lastAction": last_action(run),
         "lastActionTime": iso(run.last_action_time),
     }
     if run.paused and run.state == "RollingForward":

@@ -123,7 +123,10 @@ async def _serve(*, host: str, port: int, data_dir: Path, db: str | None, driver
         scheme = "https" if tls_cert else "http"
         url = f"{scheme}://{_url_host(host)}:{bound}"
         endpoint = {"url": url, "ca": str(ca) if ca else None, "pid": os.getpid()}
-        (data_dir / "endpoint.json").write_text(json.dumps(endpoint))
+        # Written whole or not at all: clients may read it the moment it appears.
+        staging = data_dir / "endpoint.json.tmp"
+        staging.write_text(json.dumps(endpoint))
+        os.replace(staging, data_dir / "endpoint.json")
         click.echo(f"scaleset serving {url} (driver {driver_name}, data {data_dir})", err=True)
         await serving
     finally:

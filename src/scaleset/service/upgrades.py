@@ -82,7 +82,7 @@ class Upgrades:
         policy = effective_policy(scale_set.body, started_by="User", health_wait=self.ctx.settings.health_wait)
         health = self.health.healthy(scale_set.key)
         skipped = {row.instance_id: f"already runs {target.version}" for row in live
-                   if not force and row.image_urn == target.urn}
+                   if not force and _bound_for(row) == target.urn}
         members = [Member(row.instance_id, bool(health.get(row.instance_id, True)),
                           Progress.SKIPPED if row.instance_id in skipped else Progress.PENDING, row.zone, row.update_domain)
                    for row in live]
@@ -100,6 +100,9 @@ class Upgrades:
                     continue
                 if scale_set.provisioning_state == "Deleting" or runs.active_for(conn, scale_set.key) is not None:
                     continue  # one run at a time; a run already under way moves to its own target
+                target = self._target(conn, scale_set).urn
+                if all(_bound_for(row) == target for row in intents.live_instances(conn, scale_set.key)):
+                    continue  # nothing runs behind the newest version (an older one was published): no run
                 run_id, _ = self._begin(conn, scale_set, started_by="Platform", force=False)
                 started.append(run_id)
         for run_id in started:
@@ -113,7 +116,8 @@ class Upgrades:
         now = self.ctx.clock.now()
         target = self._target(conn, scale_set)
         policy = effective_policy(scale_set.body, started_by=started_by, health_wait=self.ctx.settings.health_wait)
-        members = {row.instance_id: (Progress.PENDING if force or row.image_urn != target.urn else Progress.SKIPPED, row.image_urn)
+        members = {row.instance_id: (Progress.PENDING if force or _bound_for(row) != target.urn else Progress.SKIPPED,
+                                     row.image_urn or row.pending_image)
                    for row in intents.live_instances(conn, scale_set.key)}
         op = operations.begin(conn, subscription=scale_set.subscription_id, location=scale_set.location,
                               resource_key=scale_set.key, kind=RUN_KIND, now=now)
@@ -182,11 +186,25 @@ class Upgrades:
             return scale_set, [(run, runs.counts(runs.members(conn, run.id))) for run in kept[: self.ctx.settings.history_keep]]
 
 
+def _bound_for(row: sa.Row[Any]) -> str | None:
+    """The image an instance runs, or is being created or reimaged with right now.
+
+    An instance still being created on the target (a scale-out just before the start) is not
+    behind it, and must not be reimaged once it is up.
+    """
+    if row.pending_action in ("create", "reimage") and row.pending_image:
+        return row.pending_image
+    return row.image_urn
+
+
 def _seconds_per_batch(history: list[sa.Row[Any]], health_wait: float) -> tuple[float, str]:
     """The dry run's estimate: the last completed run's pace, or else one health wait per batch."""
     for run in history:
         if run.state == "Completed" and run.batch_count and run.ended_at:
-            return (run.ended_at - run.started_at).total_seconds() / run.batch_count, f"the pace of run {run.id}"
+            # The plan adds its own pauses between batches: the pace is the batches' time alone.
+            paused = max(0, run.batch_count - 1) * float((run.policy or {}).get("pause_between_batches") or 0)
+            working = max(0.0, (run.ended_at - run.started_at).total_seconds() - paused)
+            return working / run.batch_count, f"the pace of run {run.id}"
     return health_wait, "one health wait per batch (no completed run to learn from)"
 
 
@@ -202,7 +220,8 @@ class _Actions:
 
     def finish(self, conn: sa.Connection, op_id: str | None, status: str, error: dict[str, Any] | None) -> None:
         if op_id:
-            conn.execute(operations_table.update().where(operations_table.c.id == op_id)
+            conn.execute(operations_table.update().where(operations_table.c.id == op_id,
+                                                         operations_table.c.status == operations.IN_PROGRESS)
                          .values(status=status, error=error, ended_at=self.ctx.clock.now()))
 
     def wake(self) -> None:

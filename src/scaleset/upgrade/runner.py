@@ -9,6 +9,7 @@ reimaged twice: an intent already carried out is gone, one not yet carried out i
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -58,12 +59,29 @@ class Runner:
         """Carry the run out until it ends (or its scale set is gone)."""
         steps = {"next": self._next, "batch": self._batch, "health": self._health, "pause": self._pause,
                  "rollback": self._rollback}
+        op_id: str | None = None
         while True:
             with self.db.reading() as conn:
                 run = runs.load(conn, run_id)
-            if run is None or run.state in runs.TERMINAL:
+            if run is None:
+                if op_id is not None:
+                    # The scale set was deleted under the run, and the run with it: its operation ends too.
+                    with self.db.transaction() as conn:
+                        self.actions.finish(conn, op_id, "Canceled", {
+                            "code": "OperationPreempted",
+                            "message": "The scale set was deleted while its rolling upgrade ran."})
+                    log.info("upgrade run %s ended with its scale set", run_id)
                 return
-            moved = await steps[run.phase](run)
+            if run.state in runs.TERMINAL:
+                return
+            op_id = run.op_id
+            try:
+                moved = await steps[run.phase](run)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a store hiccup or a bug must not orphan the run: log, look again
+                log.exception("upgrade run %s: the %s step failed; trying again", run_id, run.phase)
+                moved = False
             if moved:
                 self.on_change(run_id)
             else:
@@ -79,6 +97,8 @@ class Runner:
             return True
         if run.paused:
             return False
+        with self.db.transaction() as conn:
+            self._forget_gone(conn, run)
         with self.db.reading() as conn:
             left = any(Progress(m.progress) == Progress.PENDING for m in runs.members(conn, run.id).values())
         if not left:  # nothing to upgrade: done at once, whatever health says
@@ -110,30 +130,40 @@ class Runner:
         return True
 
     async def _health(self, run: sa.Row[Any]) -> bool:
+        with self.db.transaction() as conn:
+            gone = self._forget_gone(conn, run)
+        batch = tuple(i for i in run.batch if i not in gone)  # an instance deleted meanwhile left the batch
         members = self._members(run, unknown_is_unhealthy=True)
         assert members is not None
         now = self.clock.now()
         policy = self._policy(run)
         failed = self._failed_reimages(run)
         elapsed = (now - run.phase_since).total_seconds()
-        verdict = planner.judge_batch(members, tuple(run.batch), policy, elapsed=elapsed, failed=frozenset(failed))
+        verdict = planner.judge_batch(members, batch, policy, elapsed=elapsed, failed=frozenset(failed))
         if isinstance(verdict, planner.Wait):
             return False
         bad = set(verdict.unhealthy) if isinstance(verdict, planner.BatchTimedOut) else set()
         with self.db.transaction() as conn:
-            runs.set_progress(conn, run.id, [i for i in run.batch if i not in bad], Progress.UPGRADED)
+            runs.set_progress(conn, run.id, [i for i in batch if i not in bad], Progress.UPGRADED)
             for instance_id in bad:
                 runs.set_progress(conn, run.id, [instance_id], Progress.FAILED,
                                   error=failed.get(instance_id) or "not healthy within the health wait")
         members = self._members(run, unknown_is_unhealthy=True)
         assert members is not None
-        outcome = planner.after_batch(members, tuple(run.batch), policy, failed_reimages=frozenset(failed))
+        outcome = planner.after_batch(members, batch, policy, failed_reimages=frozenset(failed))
         with self.db.transaction() as conn:
             if isinstance(outcome, planner.GoOn):
-                phase = "pause" if policy.pause_between_batches > 0 else "next"
+                # The pause is between batches: after the last one the run ends at once.
+                left = any(Progress(m.progress) == Progress.PENDING for m in runs.members(conn, run.id).values())
+                phase = "pause" if policy.pause_between_batches > 0 and left else "next"
                 runs.update(conn, run.id, phase=phase, batch=[], phase_since=now)
             else:
-                error = {"code": outcome.code, "message": outcome.message,
+                message = outcome.message
+                failed_here = sorted(i for i in run.batch if i in failed)
+                if failed_here:
+                    # A client often shows only the message: say what went wrong, not just how often.
+                    message += f" Instance {failed_here[0]}: {failed[failed_here[0]]}"
+                error = {"code": outcome.code, "message": message,
                          "details": [{"code": "InstanceNotHealthy", "target": str(i), "message": failed.get(i, "not healthy within the health wait")}
                                      for i in sorted(bad)]}
                 if outcome.roll_back:
@@ -156,10 +186,11 @@ class Runner:
             return False
         now = self.clock.now()
         with self.db.transaction() as conn:
+            gone = self._forget_gone(conn, run)
             members = runs.members(conn, run.id)
             states = self._instance_rows(conn, run)
             good, bad = [], []
-            for instance_id in run.batch:
+            for instance_id in (i for i in run.batch if i not in gone):
                 row = states.get(instance_id)
                 restored = row is not None and row.provisioning_state == "Succeeded" and row.image_urn == members[instance_id].previous_urn
                 (good if restored else bad).append(instance_id)
@@ -193,6 +224,13 @@ class Runner:
     def _instance_rows(self, conn: sa.Connection, run: sa.Row[Any]) -> dict[int, sa.Row[Any]]:
         rows = conn.execute(sa.select(instances).where(instances.c.scale_set_key == run.scale_set_key)).all()
         return {row.instance_id: row for row in rows}
+
+    def _forget_gone(self, conn: sa.Connection, run: sa.Row[Any]) -> set[int]:
+        """Members whose instance left the scale set (deleted, or being deleted) leave the run too."""
+        rows = self._instance_rows(conn, run)
+        gone = {i for i in runs.members(conn, run.id) if i not in rows or rows[i].pending_action == "delete"}
+        runs.forget(conn, run.id, sorted(gone))
+        return gone
 
     def _pending(self, run: sa.Row[Any]) -> bool:
         with self.db.reading() as conn:

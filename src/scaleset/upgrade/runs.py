@@ -86,6 +86,13 @@ def set_progress(conn: sa.Connection, run_id: str, ids: list[int] | tuple[int, .
                  .values(**values))
 
 
+def forget(conn: sa.Connection, run_id: str, ids: list[int] | tuple[int, ...]) -> None:
+    """Instances that left the scale set during the run leave the run (and its counts)."""
+    if ids:
+        conn.execute(upgrade_members.delete().where(upgrade_members.c.run_id == run_id,
+                                                    upgrade_members.c.instance_id.in_(list(ids))))
+
+
 def counts(member_rows: dict[int, sa.Row[Any]] | list[sa.Row[Any]]) -> dict[str, int]:
     """RollingUpgradeProgressInfo: every member counted once; skipped ones count as successful."""
     rows = member_rows.values() if isinstance(member_rows, dict) else member_rows
@@ -104,12 +111,16 @@ def counts(member_rows: dict[int, sa.Row[Any]] | list[sa.Row[Any]]) -> dict[str,
 
 
 def prune(conn: sa.Connection, scale_set_key: str, *, keep: int, window_seconds: float, now: datetime) -> None:
-    """History retention: the newest `keep` finished runs within the window; active runs always stay."""
-    finished = conn.execute(sa.select(upgrade_runs.c.id, upgrade_runs.c.started_at)
-                            .where(upgrade_runs.c.scale_set_key == scale_set_key, upgrade_runs.c.state.in_(TERMINAL))
-                            .order_by(upgrade_runs.c.started_at.desc())).all()
-    doomed = [row.id for index, row in enumerate(finished)
-              if index >= keep or (now - row.started_at).total_seconds() > window_seconds]
+    """History retention: the newest `keep` runs within the window, as the history shows them.
+
+    An active run always stays and takes one of the `keep` places, so the store holds exactly what
+    osUpgradeHistory lists.
+    """
+    every = conn.execute(sa.select(upgrade_runs.c.id, upgrade_runs.c.started_at, upgrade_runs.c.state)
+                         .where(upgrade_runs.c.scale_set_key == scale_set_key)
+                         .order_by(upgrade_runs.c.started_at.desc())).all()
+    doomed = [row.id for index, row in enumerate(every) if row.state in TERMINAL
+              and (index >= keep or (now - row.started_at).total_seconds() > window_seconds)]
     if doomed:
         conn.execute(upgrade_members.delete().where(upgrade_members.c.run_id.in_(doomed)))
         conn.execute(upgrade_runs.delete().where(upgrade_runs.c.id.in_(doomed)))
