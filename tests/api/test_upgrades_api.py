@@ -431,3 +431,28 @@ def test_rolling_back_is_shown_only_to_api_versions_that_know_it(arm: Arm) -> No
     assert item["properties"]["rollbackInfo"]["successfullyRolledbackInstanceCount"] == 1
     assert item["properties"]["error"]["code"] == "MaxUnhealthyUpgradedInstancePercentExceededInRollingUpgrade"
     assert arm.versions("web") == ["1.0.0"] * 5
+
+
+def test_the_sdk_approves_a_deferred_run_per_instance_and_for_the_whole_set(arm: Arm) -> None:
+    arm.publish("1.0.0")
+    body = vmss_body(4, automatic=True)
+    body["properties"]["upgradePolicy"]["automaticOSUpgradePolicy"]["osRollingUpgradeDeferral"] = True
+    arm.create("web", body)
+    arm.publish("1.0.1")  # the platform starts a run, which holds its first batch for approval
+    deadline = time.monotonic() + 10
+    while arm.latest("web").status_code != 200 or "awaitingApproval" not in arm.latest("web").json()["properties"]:
+        assert time.monotonic() < deadline, arm.latest("web").text
+        time.sleep(0.05)
+    assert arm.latest("web").json()["properties"]["awaitingApproval"] == ["0"]
+    time.sleep(1)
+    assert arm.versions("web") == ["1.0.0"] * 4  # nothing moves without an approval
+    compute = arm.compute()
+    compute.virtual_machine_scale_set_vms.begin_approve_rolling_upgrade("rg", "web", "0").result()
+    deadline = time.monotonic() + 10
+    while arm.versions("web")[0] != "1.0.1":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    compute.virtual_machine_scale_sets.begin_approve_rolling_upgrade("rg", "web").result()
+    ended = arm.until_ended("web")
+    assert ended["properties"]["runningStatus"]["code"] == "Completed"
+    assert arm.versions("web") == ["1.0.1"] * 4

@@ -56,7 +56,7 @@ class Kit:
         return [row.image_urn.rsplit(":", 1)[1] for row in rows]
 
     def latest(self, name: str) -> tuple[Any, dict[str, int]]:
-        _, run, counts = self.plane.upgrades.latest(SUB, "rg", name)
+        _, run, counts, _ = self.plane.upgrades.latest(SUB, "rg", name)
         return run, counts
 
     async def until_done(self, name: str, *, limit: float = 24 * 3600) -> Any:

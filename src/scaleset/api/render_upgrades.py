@@ -29,7 +29,8 @@ def last_action(run: sa.Row[Any]) -> str:
     return "Cancel" if run.cancel_requested else "Start"
 
 
-def latest(scale_set: sa.Row[Any], run: sa.Row[Any], counts: dict[str, int], api_version: str) -> dict[str, Any]:
+def latest(scale_set: sa.Row[Any], run: sa.Row[Any], counts: dict[str, int], api_version: str, *,
+           awaiting_approval: list[int] = ()) -> dict[str, Any]:  # type: ignore[assignment]
     status: dict[str, Any] = {
         "code": running_code(run.state, api_version),
         "startTime": iso(run.started_at),
@@ -43,6 +44,9 @@ def latest(scale_set: sa.Row[Any], run: sa.Row[Any], counts: dict[str, int], api
         "runningStatus": status,
         "progress": counts,
     }
+    if awaiting_approval:
+        # Ours: osRollingUpgradeDeferral holds the batch until these instances are approved.
+        properties["awaitingApproval"] = [str(i) for i in awaiting_approval]
     if run.error:
         properties["error"] = run.error
     return {

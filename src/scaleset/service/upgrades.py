@@ -157,6 +157,31 @@ class Upgrades:
         self._drive(run.id)
         return op
 
+    def approve(self, sub: str, group: str, name: str, instance_ids: list[str] | None) -> str:
+        """POST approveRollingUpgrade: let a deferred run reimage these instances (all when None)."""
+        now = self.ctx.clock.now()
+        with self.ctx.db.transaction() as conn:
+            scale_set = require_scale_set(conn, sub, group, name)
+            run = runs.active_for(conn, scale_set.key)
+            if run is None:
+                raise ArmError(409, "OperationNotAllowed",
+                               f"There is no rolling upgrade in progress on scale set '{scale_set.name}' to approve.")
+            ids = None
+            if instance_ids is not None and instance_ids != ["*"]:
+                known = runs.members(conn, run.id)
+                ids = []
+                for given in instance_ids:
+                    if not str(given).isdigit() or int(given) not in known:
+                        raise ArmError(400, "InvalidParameter", f"The instance id '{given}' is not part of the rolling upgrade.",
+                                       target="instanceIds")
+                    ids.append(int(given))
+            runs.approve(conn, run.id, ids)
+            op = operations.begin(conn, subscription=scale_set.subscription_id, location=scale_set.location,
+                                  resource_key=scale_set.key, kind="upgrade-approve", now=now)
+            operations.settle_open(conn, now)
+        self._drive(run.id)
+        return op
+
     def on_updated(self, conn: sa.Connection, old: sa.Row[Any], body: dict[str, Any]) -> None:
         """Disabling automatic OS upgrades cancels a run the platform started, as a cancel would."""
         was = ScaleSetModel.from_body(old.name, old.body).automatic_os_upgrade
@@ -168,13 +193,14 @@ class Upgrades:
 
     # -- reading --------------------------------------------------------------------------------
 
-    def latest(self, sub: str, group: str, name: str) -> tuple[sa.Row[Any], sa.Row[Any], dict[str, int]]:
+    def latest(self, sub: str, group: str, name: str) -> tuple[sa.Row[Any], sa.Row[Any], dict[str, int], list[int]]:
+        """(scale set, its latest run, progress counts, instances waiting for approval)."""
         with self.ctx.db.reading() as conn:
             scale_set = require_scale_set(conn, sub, group, name)
             run = runs.latest_for(conn, scale_set.key)
             if run is None:
                 raise ArmError(404, "NotFound", f"No rolling upgrade has run on scale set '{scale_set.name}'.")
-            return scale_set, run, runs.counts(runs.members(conn, run.id))
+            return scale_set, run, runs.counts(runs.members(conn, run.id)), runs.awaiting_approval(conn, run)
 
     def history(self, sub: str, group: str, name: str) -> tuple[sa.Row[Any], list[tuple[sa.Row[Any], dict[str, int]]]]:
         with self.ctx.db.reading() as conn:

@@ -133,7 +133,7 @@ upgrade_runs = sa.Table(
     sa.Column("force", sa.Boolean, nullable=False),  # reimage every instance, even those on the target
     sa.Column("policy", sa.JSON, nullable=False),  # the effective policy, defaults filled in
     sa.Column("state", sa.String(16), nullable=False),  # RollingForward | RollingBack | Completed | Faulted | Cancelled
-    sa.Column("phase", sa.String(16), nullable=False),  # next | batch | pause | rollback | done
+    sa.Column("phase", sa.String(16), nullable=False),  # next | approval | batch | health | pause | rollback | done
     sa.Column("batch", sa.JSON, nullable=False),  # instance ids of the batch in flight
     sa.Column("batch_count", sa.Integer, nullable=False),  # batches started so far
     sa.Column("phase_since", UtcDateTime(), nullable=False),
@@ -158,4 +158,5 @@ upgrade_members = sa.Table(
     sa.Column("previous_urn", sa.String(512), nullable=True),  # what a rollback restores
     sa.Column("batch_index", sa.Integer, nullable=True),
     sa.Column("error", sa.Text, nullable=True),
+    sa.Column("approved", sa.Boolean, nullable=False, server_default=sa.false()),  # osRollingUpgradeDeferral
 )

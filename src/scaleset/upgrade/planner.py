@@ -48,6 +48,7 @@ class Policy:
     walk_update_domains: bool = False  # a batch never spans two update domains
     rollback: bool = True  # an instance not healthy within the wait gets its previous image back
     health_wait: float = 300.0  # seconds a batch may take to turn healthy
+    defer: bool = False  # osRollingUpgradeDeferral: each batch waits for its instances' approval
 
 
 # -- outcomes ----------------------------------------------------------------------------------

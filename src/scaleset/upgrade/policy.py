@@ -46,6 +46,7 @@ def effective_policy(body: dict[str, Any], *, started_by: str, health_wait: floa
         walk_update_domains=walks_update_domains(body),
         rollback=rollback,
         health_wait=health_wait,
+        defer=platform and bool(automatic.get("osRollingUpgradeDeferral", False)),
     )
 
 

@@ -57,8 +57,8 @@ class Runner:
 
     async def drive(self, run_id: str) -> None:
         """Carry the run out until it ends (or its scale set is gone)."""
-        steps = {"next": self._next, "batch": self._batch, "health": self._health, "pause": self._pause,
-                 "rollback": self._rollback}
+        steps = {"next": self._next, "approval": self._approval, "batch": self._batch, "health": self._health,
+                 "pause": self._pause, "rollback": self._rollback}
         op_id: str | None = None
         while True:
             with self.db.reading() as conn:
@@ -117,8 +117,29 @@ class Runner:
             else:
                 batch = list(decision.ids)
                 runs.set_progress(conn, run.id, batch, Progress.IN_FLIGHT, batch_index=run.batch_count)
-                runs.update(conn, run.id, phase="batch", batch=batch, batch_count=run.batch_count + 1, phase_since=now)
-                self.actions.reimage(conn, run.scale_set_key, {i: run.target_urn for i in batch}, run.op_id)
+                if self._policy(run).defer:
+                    # Deferred: the batch waits until each of its instances is approved.
+                    runs.update(conn, run.id, phase="approval", batch=batch, batch_count=run.batch_count + 1, phase_since=now)
+                else:
+                    runs.update(conn, run.id, phase="batch", batch=batch, batch_count=run.batch_count + 1, phase_since=now)
+                    self.actions.reimage(conn, run.scale_set_key, {i: run.target_urn for i in batch}, run.op_id)
+        self.actions.wake()
+        return True
+
+    async def _approval(self, run: sa.Row[Any]) -> bool:
+        """osRollingUpgradeDeferral: reimage the batch once every instance in it is approved."""
+        now = self.clock.now()
+        with self.db.transaction() as conn:
+            members = runs.members(conn, run.id)
+            batch = [i for i in run.batch if i in members]
+            if run.cancel_requested:  # nothing of this batch was touched: it goes back to pending
+                runs.set_progress(conn, run.id, batch, Progress.PENDING)
+                self._end(conn, run, "Cancelled", None, now)
+                return True
+            if not all(members[i].approved for i in batch):
+                return False
+            runs.update(conn, run.id, phase="batch", batch=batch, phase_since=now)
+            self.actions.reimage(conn, run.scale_set_key, {i: run.target_urn for i in batch}, run.op_id)
         self.actions.wake()
         return True
 

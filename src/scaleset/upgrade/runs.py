@@ -86,6 +86,24 @@ def set_progress(conn: sa.Connection, run_id: str, ids: list[int] | tuple[int, .
                  .values(**values))
 
 
+def approve(conn: sa.Connection, run_id: str, ids: list[int] | None) -> int:
+    """Approve members for a deferred run (None: every one not yet upgraded); returns how many."""
+    query = upgrade_members.update().where(
+        upgrade_members.c.run_id == run_id,
+        upgrade_members.c.progress.in_([str(Progress.PENDING), str(Progress.IN_FLIGHT)]))
+    if ids is not None:
+        query = query.where(upgrade_members.c.instance_id.in_(ids))
+    return conn.execute(query.values(approved=True)).rowcount
+
+
+def awaiting_approval(conn: sa.Connection, run: sa.Row[Any]) -> list[int]:
+    """The instances of the batch that wait for their approval."""
+    if run.phase != "approval":
+        return []
+    found = members(conn, run.id)
+    return [i for i in run.batch if i in found and not found[i].approved]
+
+
 def forget(conn: sa.Connection, run_id: str, ids: list[int] | tuple[int, ...]) -> None:
     """Instances that left the scale set during the run leave the run (and its counts)."""
     if ids:

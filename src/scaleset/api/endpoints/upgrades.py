@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from scaleset.api import render_upgrades
+from scaleset.api import render_upgrades, wire
 from scaleset.api.app import ArmRequest
 from scaleset.api.endpoints.paths import SCALE_SET, VM
 from scaleset.api.responses import json_response, lro_headers, page, skip_token
@@ -21,6 +21,8 @@ def register(router: Router) -> None:
     router.add("GET", SCALE_SET + "/rollingUpgrades/latest", get_latest)
     router.add("GET", SCALE_SET + "/osUpgradeHistory", get_history)
     router.add("POST", VM + "/platformMaintenance", platform_maintenance)
+    router.add("POST", SCALE_SET + "/approveRollingUpgrade", approve_scale_set)
+    router.add("POST", VM + "/approveRollingUpgrade", approve_vm)
 
 
 def _names(req: ArmRequest) -> tuple[str, str, str]:
@@ -56,8 +58,8 @@ def steer(action: str):  # type: ignore[no-untyped-def]
 
 
 async def get_latest(req: ArmRequest) -> Response:
-    scale_set, run, counts = req.plane.upgrades.latest(*_names(req))
-    return json_response(render_upgrades.latest(scale_set, run, counts, req.api_version))
+    scale_set, run, counts, awaiting = req.plane.upgrades.latest(*_names(req))
+    return json_response(render_upgrades.latest(scale_set, run, counts, req.api_version, awaiting_approval=awaiting))
 
 
 async def get_history(req: ArmRequest) -> Response:
@@ -65,6 +67,16 @@ async def get_history(req: ArmRequest) -> Response:
     offset, size = skip_token(req.request), req.plane.settings.page_size
     items = [render_upgrades.history_item(scale_set, run, counts, req.api_version) for run, counts in entries[offset: offset + size]]
     return json_response(page(req.request, items, offset=offset, more=offset + size < len(entries)))
+
+
+async def approve_scale_set(req: ArmRequest) -> Response:
+    """osRollingUpgradeDeferral: approve the named instances (all when no body) for the run."""
+    body = wire.validate(wire.InstanceIds, req.body if req.body is not None else {})
+    return _accepted(req, req.plane.upgrades.approve(*_names(req), body.get("instanceIds")))
+
+
+async def approve_vm(req: ArmRequest) -> Response:
+    return _accepted(req, req.plane.upgrades.approve(*_names(req), [req.param("instance")]))
 
 
 async def platform_maintenance(req: ArmRequest) -> Response:

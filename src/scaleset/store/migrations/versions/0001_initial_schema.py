@@ -155,6 +155,7 @@ def upgrade() -> None:
     sa.Column('previous_urn', sa.String(length=512), nullable=True),
     sa.Column('batch_index', sa.Integer(), nullable=True),
     sa.Column('error', sa.Text(), nullable=True),
+    sa.Column('approved', sa.Boolean(), server_default=sa.false(), nullable=False),
     sa.ForeignKeyConstraint(['run_id'], ['upgrade_runs.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('run_id', 'instance_id')
     )
