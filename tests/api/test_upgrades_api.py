@@ -456,3 +456,29 @@ def test_the_sdk_approves_a_deferred_run_per_instance_and_for_the_whole_set(arm:
     ended = arm.until_ended("web")
     assert ended["properties"]["runningStatus"]["code"] == "Completed"
     assert arm.versions("web") == ["1.0.1"] * 4
+
+
+def test_platform_maintenance_takes_an_instance_down_and_brings_it_back(arm: Arm) -> None:
+    arm.publish("1.0.0")
+    arm.create("web", vmss_body(3, automatic=True))
+    vm = f"{arm.vmss('web')}/virtualMachines/1"
+
+    def view() -> dict[str, Any]:
+        return arm.client.get(f"{vm}/instanceView", params=V).json()
+
+    def settle(health: str) -> dict[str, Any]:
+        deadline = time.monotonic() + 10
+        while (current := view()).get("vmHealth", {}).get("status", {}).get("code") != health:
+            assert time.monotonic() < deadline, current
+            time.sleep(0.05)
+        return current
+
+    settle("HealthState/healthy")
+    assert arm.wait(arm.client.post(f"{vm}/platformMaintenance", params={**V, "action": "begin"}))["status"] == "Succeeded"
+    down = settle("HealthState/unhealthy")
+    assert "PowerState/stopped" in [s["code"] for s in down["statuses"]]
+    assert arm.wait(arm.client.post(f"{vm}/platformMaintenance", params={**V, "action": "end"}))["status"] == "Succeeded"
+    back = settle("HealthState/healthy")
+    assert "PowerState/running" in [s["code"] for s in back["statuses"]]
+    refused = arm.client.post(f"{vm}/platformMaintenance", params={**V, "action": "sometime"})
+    assert refused.status_code == 400 and refused.json()["error"]["target"] == "action"

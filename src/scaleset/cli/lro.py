@@ -65,26 +65,35 @@ def finish_action(client: ArmClient, response: httpx.Response, *, sleep: Sleep =
 def await_operation(client: ArmClient, initial: httpx.Response, *, sleep: Sleep) -> Mapping[str, Any]:
     """Polls the Azure-AsyncOperation URL until a terminal status; raises unless Succeeded."""
     url = initial.headers["azure-asyncoperation"]
-    previous = initial
-    first = True
-    while True:
-        if not first:
-            sleep(poll_delay(previous, fallback=initial))
-        first = False
-        previous = client.request("GET", url)
-        operation = decode(previous)
+
+    def finished(response: httpx.Response) -> Mapping[str, Any] | None:
+        operation = decode(response)
         if not isinstance(operation, Mapping) or not isinstance(operation.get("status"), str):
             raise CliError(f"the operation status at {url} has no 'status': {operation!r}")
         status = operation["status"].lower()
-        if status == "succeeded":
-            return operation
-        if status in TERMINAL_STATES:
+        if status in TERMINAL_STATES and status != "succeeded":
             raise CliError(_operation_failure(operation))
+        return operation if status == "succeeded" else None
+
+    return _poll(client, initial, url, finished, sleep=sleep)
 
 
 def await_location(client: ArmClient, initial: httpx.Response, *, sleep: Sleep) -> Any:
     """Polls the Location URL while it answers 202; the first other answer carries the result."""
-    url = initial.headers["location"]
+    return _poll(client, initial, initial.headers["location"],
+                 lambda response: None if response.status_code == 202 else _Result(decode(response)), sleep=sleep).value
+
+
+class _Result:
+    """A poll's answer that may itself be None (an empty body), told apart from 'not yet'."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+def _poll(client: ArmClient, initial: httpx.Response, url: str, finished: Callable[[httpx.Response], Any],
+          *, sleep: Sleep) -> Any:
+    """GET `url` until `finished` returns something; the first poll at once, as the Azure SDK does."""
     previous = initial
     first = True
     while True:
@@ -92,8 +101,9 @@ def await_location(client: ArmClient, initial: httpx.Response, *, sleep: Sleep) 
             sleep(poll_delay(previous, fallback=initial))
         first = False
         previous = client.request("GET", url)
-        if previous.status_code != 202:
-            return decode(previous)
+        outcome = finished(previous)
+        if outcome is not None:
+            return outcome
 
 
 def poll_delay(response: httpx.Response, *, fallback: httpx.Response | None = None) -> float:

@@ -99,6 +99,14 @@ vmss.add_command(rolling_upgrade)
 vmss.add_command(get_os_upgrade_history)
 
 
+# Both create and update take it; az spells it the same on both.
+_auto_os_upgrade_option = click.option(
+    "--enable-auto-os-upgrade",
+    type=click.BOOL,
+    help="Roll new OS image versions out automatically (true|false).",
+)
+
+
 @vmss.command()
 @_resource_group_option
 @_name_option
@@ -128,11 +136,7 @@ vmss.add_command(get_os_upgrade_history)
     type=click.IntRange(min=1),
     help="Empty data disks to attach, one size per disk (LUNs 0, 1, ...).",
 )
-@click.option(
-    "--enable-auto-os-upgrade",
-    type=click.BOOL,
-    help="Roll new OS image versions out automatically (true|false).",
-)
+@_auto_os_upgrade_option
 @_no_wait_option
 @client_command
 def create(
@@ -333,11 +337,7 @@ def scale(
     help="Remove a property, or a list element: --remove a.list 0.",
 )
 @click.option("--force-string", is_flag=True, help="Take --set values as strings, never as JSON.")
-@click.option(
-    "--enable-auto-os-upgrade",
-    type=click.BOOL,
-    help="Roll new OS image versions out automatically (true|false).",
-)
+@_auto_os_upgrade_option
 @_no_wait_option
 @client_command
 def update(

@@ -62,12 +62,17 @@ def resize(conn: sa.Connection, scale_set: sa.Row[Any], model: ScaleSetModel, op
         intend(conn, live[model.capacity:], "delete", op)
         return
     missing = model.capacity - len(live)
-    if not missing:
-        return
-    image = resolve(conn, scale_set.location, model.image)
+    if missing:
+        add_instances(conn, scale_set, model, missing, resolve(conn, scale_set.location, model.image).urn, op, now,
+                      address_block=address_block)
+
+
+def add_instances(conn: sa.Connection, scale_set: sa.Row[Any], model: ScaleSetModel, count: int, image_urn: str, op: str,
+                  now: datetime, *, address_block: int) -> list[int]:
+    """New instances with the next ids and addresses, intended to be created on `image_urn`."""
     next_id = scale_set.next_instance_id
     next_ip = (conn.execute(sa.select(sa.func.max(instances.c.ip_index))).scalar() or 0) + 1
-    for offset in range(missing):
+    for offset in range(count):
         instance_id = next_id + offset
         conn.execute(instances.insert().values(
             scale_set_key=scale_set.key, instance_id=instance_id, vm_id=str(uuid.uuid4()),
@@ -77,8 +82,9 @@ def resize(conn: sa.Connection, scale_set: sa.Row[Any], model: ScaleSetModel, op
             update_domain=instance_id % UPDATE_DOMAINS, fault_domain=instance_id % max(1, model.fault_domain_count),
             model_version=scale_set.model_version, image_urn=None, provisioning_state="Creating",
             power_state="starting", extensions=[], last_error=None,
-            pending_action="create", pending_image=image.urn, pending_op=op, action_seq=1, created_at=now))
-    conn.execute(scale_sets.update().where(scale_sets.c.key == scale_set.key).values(next_instance_id=next_id + missing))
+            pending_action="create", pending_image=image_urn, pending_op=op, action_seq=1, created_at=now))
+    conn.execute(scale_sets.update().where(scale_sets.c.key == scale_set.key).values(next_instance_id=next_id + count))
+    return list(range(next_id, next_id + count))
 
 
 def apply_model(conn: sa.Connection, scale_set: sa.Row[Any], model: ScaleSetModel, rows: Iterable[sa.Row[Any]],

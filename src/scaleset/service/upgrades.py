@@ -244,6 +244,18 @@ class _Actions:
         for row in rows:
             intents.intend(conn, [row], "reimage", op_id or "", image=targets[row.instance_id])
 
+    def surge(self, conn: sa.Connection, scale_set_key: str, count: int, image_urn: str, op_id: str | None) -> list[int]:
+        """maxSurge: new instances on the target image, beside the ones they will replace."""
+        scale_set = conn.execute(sa.select(scale_sets).where(scale_sets.c.key == scale_set_key)).one()
+        model = ScaleSetModel.from_body(scale_set.name, scale_set.body)
+        return intents.add_instances(conn, scale_set, model, count, image_urn, op_id or "", self.ctx.clock.now(),
+                                     address_block=self.ctx.settings.address_block)
+
+    def delete(self, conn: sa.Connection, scale_set_key: str, ids: list[int], op_id: str | None) -> None:
+        rows = conn.execute(sa.select(instances).where(instances.c.scale_set_key == scale_set_key,
+                                                       instances.c.instance_id.in_(ids))).all()
+        intents.intend(conn, rows, "delete", op_id or "")
+
     def finish(self, conn: sa.Connection, op_id: str | None, status: str, error: dict[str, Any] | None) -> None:
         if op_id:
             conn.execute(operations_table.update().where(operations_table.c.id == op_id,

@@ -49,6 +49,7 @@ class Policy:
     rollback: bool = True  # an instance not healthy within the wait gets its previous image back
     health_wait: float = 300.0  # seconds a batch may take to turn healthy
     defer: bool = False  # osRollingUpgradeDeferral: each batch waits for its instances' approval
+    max_surge: bool = False  # new instances first; the old ones go once the new are healthy
 
 
 # -- outcomes ----------------------------------------------------------------------------------

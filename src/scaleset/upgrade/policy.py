@@ -47,6 +47,7 @@ def effective_policy(body: dict[str, Any], *, started_by: str, health_wait: floa
         rollback=rollback,
         health_wait=health_wait,
         defer=platform and bool(automatic.get("osRollingUpgradeDeferral", False)),
+        max_surge=bool(rolling.get("maxSurge", False)),
     )
 
 
@@ -78,5 +79,5 @@ def as_arm(policy: Policy) -> dict[str, Any]:
         "prioritizeUnhealthyInstances": policy.prioritize_unhealthy,
         "enableCrossZoneUpgrade": policy.cross_zone,
         "rollbackFailedInstancesOnPolicyBreach": policy.rollback,
-        "maxSurge": False,
+        "maxSurge": policy.max_surge,
     }

@@ -10,6 +10,7 @@ reimaged twice: an intent already carried out is gone, one not yet carried out i
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -32,6 +33,12 @@ class Actions(Protocol):
 
     def reimage(self, conn: sa.Connection, scale_set_key: str, targets: dict[int, str], op_id: str | None) -> None:
         """Write reimage intents: instance id -> image urn."""
+
+    def surge(self, conn: sa.Connection, scale_set_key: str, count: int, image_urn: str, op_id: str | None) -> list[int]:
+        """maxSurge: create `count` new instances on `image_urn`; returns their ids."""
+
+    def delete(self, conn: sa.Connection, scale_set_key: str, ids: list[int], op_id: str | None) -> None:
+        """Write delete intents."""
 
     def finish(self, conn: sa.Connection, op_id: str | None, status: str, error: dict[str, Any] | None) -> None:
         """End the run's long-running operation."""
@@ -117,12 +124,12 @@ class Runner:
             else:
                 batch = list(decision.ids)
                 runs.set_progress(conn, run.id, batch, Progress.IN_FLIGHT, batch_index=run.batch_count)
+                runs.update(conn, run.id, batch_count=run.batch_count + 1)
                 if self._policy(run).defer:
                     # Deferred: the batch waits until each of its instances is approved.
-                    runs.update(conn, run.id, phase="approval", batch=batch, batch_count=run.batch_count + 1, phase_since=now)
+                    runs.update(conn, run.id, phase="approval", batch=batch, phase_since=now)
                 else:
-                    runs.update(conn, run.id, phase="batch", batch=batch, batch_count=run.batch_count + 1, phase_since=now)
-                    self.actions.reimage(conn, run.scale_set_key, {i: run.target_urn for i in batch}, run.op_id)
+                    self._launch(conn, run, batch, now)
         self.actions.wake()
         return True
 
@@ -138,10 +145,22 @@ class Runner:
                 return True
             if not all(members[i].approved for i in batch):
                 return False
-            runs.update(conn, run.id, phase="batch", batch=batch, phase_since=now)
-            self.actions.reimage(conn, run.scale_set_key, {i: run.target_urn for i in batch}, run.op_id)
+            self._launch(conn, run, batch, now)
         self.actions.wake()
         return True
+
+    def _launch(self, conn: sa.Connection, run: sa.Row[Any], batch: list[int], now: datetime) -> None:
+        """Start a chosen batch: reimage it in place, or (maxSurge) create its replacements first.
+
+        With maxSurge the run's batch is the new instances (their health is what is waited on);
+        the ones they replace are the members in flight.
+        """
+        if self._policy(run).max_surge:
+            new = self.actions.surge(conn, run.scale_set_key, len(batch), run.target_urn, run.op_id)
+            runs.update(conn, run.id, phase="batch", batch=new, phase_since=now)
+        else:
+            runs.update(conn, run.id, phase="batch", batch=batch, phase_since=now)
+            self.actions.reimage(conn, run.scale_set_key, {i: run.target_urn for i in batch}, run.op_id)
 
     async def _batch(self, run: sa.Row[Any]) -> bool:
         if self._pending(run):
@@ -151,6 +170,8 @@ class Runner:
         return True
 
     async def _health(self, run: sa.Row[Any]) -> bool:
+        if self._policy(run).max_surge:
+            return await self._surge_health(run)
         with self.db.transaction() as conn:
             gone = self._forget_gone(conn, run)
         batch = tuple(i for i in run.batch if i not in gone)  # an instance deleted meanwhile left the batch
@@ -179,18 +200,52 @@ class Runner:
                 phase = "pause" if policy.pause_between_batches > 0 and left else "next"
                 runs.update(conn, run.id, phase=phase, batch=[], phase_since=now)
             else:
-                message = outcome.message
-                failed_here = sorted(i for i in run.batch if i in failed)
-                if failed_here:
-                    # A client often shows only the message: say what went wrong, not just how often.
-                    message += f" Instance {failed_here[0]}: {failed[failed_here[0]]}"
-                error = {"code": outcome.code, "message": message,
-                         "details": [{"code": "InstanceNotHealthy", "target": str(i), "message": failed.get(i, "not healthy within the health wait")}
-                                     for i in sorted(bad)]}
+                error = _stop_error(outcome, run.batch, bad, failed)
                 if outcome.roll_back:
                     self._begin_rollback(conn, run, outcome.roll_back, error, now)
                 else:
                     self._end(conn, run, "Faulted", error, now)
+        self.actions.wake()
+        return True
+
+    async def _surge_health(self, run: sa.Row[Any]) -> bool:
+        """maxSurge: once the new instances are judged, the old ones go (or, on a stop that rolls
+        back, the new ones go and the old ones keep serving, untouched)."""
+        new = tuple(run.batch)
+        with self.db.reading() as conn:
+            old = sorted(i for i, m in runs.members(conn, run.id).items() if Progress(m.progress) == Progress.IN_FLIGHT)
+        members = self._members(run, unknown_is_unhealthy=True)
+        assert members is not None
+        now = self.clock.now()
+        policy = self._policy(run)
+        failed = self._failed_reimages(run)
+        verdict = planner.judge_batch(members, new, policy, elapsed=(now - run.phase_since).total_seconds(),
+                                      failed=frozenset(failed))
+        if isinstance(verdict, planner.Wait):
+            return False
+        bad = set(verdict.unhealthy) if isinstance(verdict, planner.BatchTimedOut) else set()
+        # The limits are judged as if the batch had been upgraded in place: the new instances
+        # stand in for the old ones.
+        stand_ins = [m for m in members if m.id not in old and m.id not in new] + [
+            dataclasses.replace(m, progress=Progress.FAILED if m.id in bad else Progress.UPGRADED) for m in members if m.id in new]
+        outcome = planner.after_batch(stand_ins, new, policy, failed_reimages=frozenset(failed))
+        with self.db.transaction() as conn:
+            if isinstance(outcome, planner.Stop) and outcome.roll_back:
+                self.actions.delete(conn, run.scale_set_key, list(new), run.op_id)
+                runs.set_progress(conn, run.id, old, Progress.ROLLED_BACK)
+                runs.update(conn, run.id, rollback_info={"successfullyRolledbackInstanceCount": len(old),
+                                                         "failedRolledbackInstanceCount": 0})
+                self._end(conn, run, "Faulted", _stop_error(outcome, new, bad, failed), now)
+            else:
+                for replaced, replacement in zip(old, sorted(new), strict=False):
+                    runs.set_progress(conn, run.id, [replaced], Progress.FAILED if replacement in bad else Progress.UPGRADED)
+                self.actions.delete(conn, run.scale_set_key, old, run.op_id)
+                if isinstance(outcome, planner.Stop):
+                    self._end(conn, run, "Faulted", _stop_error(outcome, new, bad, failed), now)
+                else:
+                    left = any(Progress(m.progress) == Progress.PENDING for m in runs.members(conn, run.id).values())
+                    phase = "pause" if policy.pause_between_batches > 0 and left else "next"
+                    runs.update(conn, run.id, phase=phase, batch=[], phase_since=now)
         self.actions.wake()
         return True
 
@@ -247,9 +302,15 @@ class Runner:
         return {row.instance_id: row for row in rows}
 
     def _forget_gone(self, conn: sa.Connection, run: sa.Row[Any]) -> set[int]:
-        """Members whose instance left the scale set (deleted, or being deleted) leave the run too."""
+        """Members whose instance left the scale set (deleted, or being deleted) leave the run too.
+
+        Only pending and in-flight ones: a member that has had its outcome keeps it, whatever
+        happens to its instance after (maxSurge deletes every instance it replaced).
+        """
         rows = self._instance_rows(conn, run)
-        gone = {i for i in runs.members(conn, run.id) if i not in rows or rows[i].pending_action == "delete"}
+        unsettled = (str(Progress.PENDING), str(Progress.IN_FLIGHT))
+        gone = {i for i, m in runs.members(conn, run.id).items()
+                if (i not in rows or rows[i].pending_action == "delete") and m.progress in unsettled}
         runs.forget(conn, run.id, sorted(gone))
         return gone
 
@@ -287,3 +348,15 @@ class Runner:
                 update_domain=row.update_domain,
             ))
         return members
+
+
+def _stop_error(outcome: planner.Stop, batch: list[int] | tuple[int, ...], bad: set[int], failed: dict[int, str]) -> dict[str, Any]:
+    """The run's ARM error when a batch stops it, naming each instance at fault."""
+    message = outcome.message
+    failed_here = sorted(i for i in batch if i in failed)
+    if failed_here:
+        # A client often shows only the message: say what went wrong, not just how often.
+        message += f" Instance {failed_here[0]}: {failed[failed_here[0]]}"
+    return {"code": outcome.code, "message": message,
+            "details": [{"code": "InstanceUpgradeFailed" if i in failed else "InstanceNotHealthy", "target": str(i),
+                         "message": failed.get(i, "not healthy within the health wait")} for i in sorted(bad)]}
