@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from scaleset.drivers.base import DriverError, ExtensionSpec, ExtensionState, InstanceStatus, PowerState
@@ -156,3 +158,16 @@ async def test_stop_leaves_a_deallocated_machine_deallocated(kit: Kit) -> None:
     await kit.driver.deallocate(spec.key)
     await kit.driver.stop(spec.key)
     assert await power(kit, spec.key) is PowerState.DEALLOCATED
+
+
+async def test_a_reimage_of_a_generation_already_done_is_not_done_again(kit: Kit) -> None:
+    spec = kit.spec("1.0.0")
+    await kit.driver.create(spec)
+    await kit.driver.reimage(dataclasses.replace(kit.respec(spec, "2.0.0"), generation=7))
+    # The same generation again (a caller resuming after a crash) changes nothing, whatever it asks for.
+    await kit.driver.reimage(dataclasses.replace(kit.respec(spec, "1.0.0"), generation=7))
+    status = await kit.driver.status(spec.key)
+    assert (status.power_state, status.image_urn) == (PowerState.RUNNING, urn("2.0.0"))
+    # A new generation is a new reimage.
+    await kit.driver.reimage(dataclasses.replace(kit.respec(spec, "1.0.0"), generation=8))
+    assert (await kit.driver.status(spec.key)).image_urn == urn("1.0.0")

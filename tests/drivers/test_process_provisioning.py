@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import dataclasses
 import functools
 import http.server
 import os
@@ -255,3 +257,18 @@ async def test_create_after_an_interrupted_provisioning_provisions_again(pkit: K
         await pkit.driver.start(spec.key)
     await pkit.driver.create(spec)
     assert len(runs(pkit, spec)) == 2  # custom data ran again
+
+
+async def test_a_repeated_reimage_generation_runs_custom_data_once(pkit: Kit) -> None:
+    script = b'#!/bin/sh\necho "$SCALESET_IMAGE" >> "$SCALESET_DATA_DISK_0/boots.log"\n'
+    spec = pkit.spec("1.0.0", custom_data=script)
+    await pkit.driver.create(spec)
+    second = dataclasses.replace(pkit.respec(spec, "2.0.0"), generation=3)
+    for _ in range(2):  # as a server resuming its intent after a crash would
+        await pkit.driver.reimage(second)
+        await wait_for_extensions(pkit.driver, spec.key)
+    log = MachineDir.for_key(pkit.driver.root, spec.key).data_disk(0) / "boots.log"  # type: ignore[attr-defined]
+    deadline = asyncio.get_running_loop().time() + 10
+    while len(log.read_text().splitlines()) < 2 and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.05)
+    assert log.read_text().splitlines() == [urn("1.0.0"), urn("2.0.0")]

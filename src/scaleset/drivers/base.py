@@ -69,6 +69,9 @@ class InstanceSpec:
     custom_data: bytes | None = None  # decoded osProfile.customData
     data_disk_luns: tuple[int, ...] = ()
     extensions: tuple[ExtensionSpec, ...] = ()  # in model order; drivers honour provision_after
+    # The caller's number for this (re)image. A reimage carrying the generation the machine already
+    # has was carried out already (before a crash, say): the driver then only makes sure it runs.
+    generation: int = 0
 
 
 @dataclass(frozen=True)
@@ -108,7 +111,8 @@ class Driver(abc.ABC):
     async def reimage(self, spec: InstanceSpec) -> None:
         """Replace the OS disk with a new one from spec.image, keep the data disks, start again.
 
-        Custom data and extensions run again, as after create.
+        Custom data and extensions run again, as after create. Idempotent per generation: a
+        reimage whose spec.generation (non-zero) the machine already has is not done twice.
         """
 
     @abc.abstractmethod

@@ -81,7 +81,12 @@ class ProcessDriver(Driver):
 
     async def reimage(self, spec: InstanceSpec) -> None:
         async with self._lock(spec.key):
-            await self._provision(self._existing(spec.key), spec)
+            machine = self._existing(spec.key)
+            laid = read_json(machine.spec) or {}
+            if spec.generation and laid.get("generation") == spec.generation and not machine.provision_pending.exists():
+                await self._ensure_started(machine)  # this generation's reimage was done already
+                return
+            await self._provision(machine, spec)
 
     async def start(self, key: str) -> None:
         async with self._lock(key):

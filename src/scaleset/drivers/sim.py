@@ -97,6 +97,9 @@ class SimDriver(Driver):
 
     async def reimage(self, spec: InstanceSpec) -> None:
         machine = self._existing(spec.key)
+        if spec.generation and machine.spec.generation == spec.generation:
+            await self._start(spec.key, machine)  # this generation's reimage was done already
+            return
         image = self._image(spec.image)
         machine.power = PowerState.STARTING
         machine.extensions = _transitioning(spec)

@@ -22,6 +22,7 @@ def spec_to_document(spec: InstanceSpec) -> dict[str, Any]:
         "image": {"urn": spec.image.urn, "path": str(spec.image.path)},
         "custom_data": base64.b64encode(spec.custom_data).decode() if spec.custom_data is not None else None,
         "data_disk_luns": list(spec.data_disk_luns),
+        "generation": spec.generation,
         "extensions": [
             {
                 "name": e.name,
@@ -47,6 +48,7 @@ def spec_from_document(document: dict[str, Any]) -> InstanceSpec:
         image=ImageArtifact(document["image"]["urn"], Path(document["image"]["path"])),
         custom_data=base64.b64decode(custom_data) if custom_data is not None else None,
         data_disk_luns=tuple(document["data_disk_luns"]),
+        generation=int(document.get("generation", 0)),
         extensions=tuple(
             ExtensionSpec(**{**e, "provision_after": tuple(e["provision_after"])}) for e in document["extensions"]
         ),

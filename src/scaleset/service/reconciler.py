@@ -2,11 +2,9 @@
 
 The intent is on the row before the driver is called; the outcome is written after, and only if
 no newer intent replaced it meanwhile (action_seq). A crash anywhere leaves the intent in place,
-and the next start carries it out again, without doing twice what the machine shows done: a
-reimage the dead server had already started (the machine's OS disk is from the intent's image,
-which the instance did not run before) is finished with the driver's idempotent create, which
-provisions again only if the earlier provisioning never got going. It also keeps the observed
-power and extension states of idle instances fresh.
+and the next start carries it out again. Driver calls are idempotent, and a reimage carries its
+intent's action_seq as its generation, so one the dead server had already carried out is not done
+a second time. It also keeps the observed power and extension states of idle instances fresh.
 """
 
 from __future__ import annotations
@@ -44,19 +42,12 @@ class Reconciler:
         self._inflight: dict[tuple[str, int], asyncio.Task[None]] = {}
         self._limit = asyncio.Semaphore(concurrency)
         self._tasks: list[asyncio.Task[None]] = []
-        # Intents written by an earlier server process, which may have been carrying them out
-        # when it stopped: (scale set key, instance id, action_seq).
-        self._inherited: set[tuple[str, int, int]] = set()
         ctx.wake = self.wake
 
     def wake(self) -> None:
         self._wakeup.set()
 
     def start(self) -> None:
-        with self.ctx.db.reading() as conn:
-            self._inherited = {(row.scale_set_key, row.instance_id, row.action_seq) for row in conn.execute(
-                sa.select(instances.c.scale_set_key, instances.c.instance_id, instances.c.action_seq)
-                .where(instances.c.pending_action.is_not(None))).all()}
         observing = every(self.ctx.clock, lambda: self.ctx.settings.status_interval, self.observe, what="observing instances")
         self._tasks = [asyncio.create_task(self._dispatch_forever()), asyncio.create_task(observing)]
 
@@ -110,12 +101,7 @@ class Reconciler:
             try:
                 if action in ("create", "reimage"):
                     spec, model_version = self._spec(row)
-                    if action == "reimage" and await self._reimage_under_way(row):
-                        # Never twice: create keeps the new OS disk and the guest's work on it.
-                        await self.ctx.driver.create(spec)
-                        await self._await_started(row.machine_key)
-                    else:
-                        await getattr(self.ctx.driver, action)(spec)
+                    await getattr(self.ctx.driver, action)(spec)
                     error = await self._await_extensions(row.machine_key, {e.name for e in spec.extensions})
                 else:
                     await getattr(self.ctx.driver, action)(row.machine_key)
@@ -133,33 +119,6 @@ class Reconciler:
             return (await self.ctx.driver.status(key)).image_urn
         except Exception:  # noqa: BLE001 - the driver already failed once; the record says so
             return None
-
-    async def _reimage_under_way(self, row: sa.Row[Any]) -> bool:
-        """Whether a dead server already had the driver reimage this instance for this intent.
-
-        Only an inherited intent to an image the instance did not run can tell: the machine then
-        shows the intent's image only if that reimage got at least as far as laying the OS disk
-        down. A reimage to the image the instance already runs cannot be told from one not yet
-        begun, and is carried out again.
-        """
-        inherited = (row.scale_set_key, row.instance_id, row.action_seq)
-        if inherited not in self._inherited:
-            return False
-        self._inherited.discard(inherited)
-        if row.pending_image is None or row.pending_image == row.image_urn:
-            return False
-        status = await self.ctx.driver.status(row.machine_key)
-        return status.power_state != PowerState.UNKNOWN and status.image_urn == row.pending_image
-
-    async def _await_started(self, key: str) -> None:
-        """As reimage would: return once the machine runs (custom data done, boot started)."""
-        deadline = self.ctx.clock.monotonic() + self.ctx.settings.extension_timeout
-        while (power := (await self.ctx.driver.status(key)).power_state) == PowerState.STARTING:
-            if self.ctx.clock.monotonic() > deadline:
-                raise RuntimeError(f"{key} did not start in time")
-            await self.ctx.clock.sleep(0.2)
-        if power != PowerState.RUNNING:
-            raise RuntimeError(f"{key} did not start: it is {power}")
 
     def _record(self, row: sa.Row[Any], error: dict[str, str] | None, model_version: int | None,
                 on_disk: str | None) -> None:
@@ -205,6 +164,7 @@ class Reconciler:
         spec = InstanceSpec(
             key=row.machine_key,
             instance_id=str(row.instance_id),
+            generation=row.action_seq,  # a reimage the driver already did for this intent is not redone
             computer_name=instance_computer_name(scale_set, row.instance_id),
             private_ip=row.private_ip,
             image=ImageArtifact(urn=ref.urn, path=self.artifacts.path(image.artifact)),
