@@ -13,7 +13,6 @@ httpx, as a user would with azure-mgmt-resource / azure-mgmt-network.
 from __future__ import annotations
 
 import gc
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,12 +21,12 @@ from typing import Any
 
 import httpx
 import pytest
-from azure.core.credentials import AccessToken, AccessTokenInfo
 from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.compute import models as m
 
 from tests.conftest import Server, publish, remove_machines, start_server, stop_server
 from tests.images import boot_image, sim_image
+from tests.sdk import compute_client
 
 API = "2024-03-01"  # api-version of the raw httpx calls
 GROUP_API = "2021-04-01"  # what azure-mgmt-resource sends for resource groups
@@ -37,27 +36,6 @@ LOCATION = "westus"
 PUBLISHER, OFFER, SKU = "Canonical", "UbuntuServer", "18.04-LTS"
 APP_VERSION = "1.0.0"
 COMPUTE = "Microsoft.Compute/virtualMachineScaleSets"
-
-
-FAR_FUTURE = int(time.time()) + 10 * 365 * 24 * 3600
-
-
-class StaticCredential:
-    """What azure-identity would hand the SDK: a bearer token (here a fixed one)."""
-
-    def __init__(self, token: str) -> None:
-        self.token = token
-
-    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
-        return AccessToken(self.token, FAR_FUTURE)
-
-    def get_token_info(self, *scopes: str, options: Any = None) -> AccessTokenInfo:
-        return AccessTokenInfo(self.token, FAR_FUTURE)
-
-
-def compute_client(server: Server, *, token: str | None = None) -> ComputeManagementClient:
-    return ComputeManagementClient(StaticCredential(token or server.token), server.subscription, base_url=server.url,
-                                   connection_verify=server.ca, polling_interval=0.05, retry_total=0)
 
 
 def unique(prefix: str) -> str:

@@ -5,24 +5,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import httpx
 import pytest
-from azure.core.credentials import AccessToken
 from azure.mgmt.compute import ComputeManagementClient
 
-from tests.conftest import API, TOKEN, Server, publish, remove_machines, start_server, stop_server
+from tests.conftest import API, Server, publish, remove_machines, start_server, stop_server
 from tests.e2e.test_process_scale_set import get_app, private_ip, vms, wait_operation
 from tests.images import boot_image
+from tests.sdk import compute_client
 
 V = {"api-version": API}
-
-
-class _Token:
-    def get_token(self, *scopes: str, **kwargs: object) -> AccessToken:
-        return AccessToken(TOKEN, int(time.time()) + 3600)
 
 
 @pytest.fixture
@@ -37,8 +30,7 @@ def upgrade_server(tmp_path: Path) -> Iterator[Server]:
 
 
 def sdk(server: Server) -> ComputeManagementClient:
-    return ComputeManagementClient(_Token(), server.subscription, base_url=server.url, connection_verify=server.ca,
-                                   polling_interval=0.1, retry_total=0)
+    return compute_client(server)
 
 
 def wait_for_run(client: ComputeManagementClient, name: str, state: str, *, timeout: float = 90):

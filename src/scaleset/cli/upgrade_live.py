@@ -15,7 +15,6 @@ from dataclasses import asdict
 from typing import Any, Protocol
 
 import click
-import httpx
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.progress_bar import ProgressBar
