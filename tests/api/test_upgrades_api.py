@@ -482,3 +482,21 @@ def test_platform_maintenance_takes_an_instance_down_and_brings_it_back(arm: Arm
     assert "PowerState/running" in [s["code"] for s in back["statuses"]]
     refused = arm.client.post(f"{vm}/platformMaintenance", params={**V, "action": "sometime"})
     assert refused.status_code == 400 and refused.json()["error"]["target"] == "action"
+
+
+def test_the_server_flag_replaces_the_table_of_eligible_images(tmp_path: Path) -> None:
+    server = start_server(tmp_path / "data", driver="sim", extra=("--eligible-image", "Contoso:UbuntuServer:18.04-LTS"))
+    try:
+        with server.client() as client:
+            arm = Arm(server, client, tmp_path)
+            assert client.put(f"/subscriptions/{arm.sub}/resourcegroups/rg", params=V, json={"location": "westus"}).status_code == 201
+            arm.publish("1.0.0", publisher="Contoso")
+            arm.publish("1.0.0")
+            arm.create("contoso", vmss_body(1, automatic=True, image=ubuntu(publisher="Contoso")))
+            refused = client.put(arm.vmss("canonical"), params=V, json=vmss_body(1, automatic=True))
+            assert refused.status_code == 400 and refused.json()["error"]["target"] == AUTO_TARGET
+            shown = client.get(f"/subscriptions/{arm.sub}/providers/Microsoft.Compute/locations/westus/publishers/Contoso"
+                               "/artifacttypes/vmimage/offers/UbuntuServer/skus/18.04-LTS/versions/1.0.0", params=V).json()
+            assert shown["properties"]["automaticOSUpgradeProperties"]["automaticOSUpgradeSupported"] is True
+    finally:
+        stop_server(server)

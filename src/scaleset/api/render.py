@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from scaleset.api.api_versions import at_least
 from scaleset.health.verdicts import Verdict
 from scaleset.model import resource_ids
-from scaleset.model.eligibility import supports_automatic_os_upgrade
+from scaleset.model.eligibility import Eligible, supports_automatic_os_upgrade
 from scaleset.model.image_reference import ImageReference
 from scaleset.model.scale_set import ScaleSetModel
 from scaleset.service.intents import instance_computer_name
@@ -225,7 +225,7 @@ def image_resource(sub: str, location: str, name: str, *parts: str) -> dict[str,
     return {"id": image_path(sub, location, *parts), "name": name, "location": location}
 
 
-def image(sub: str, row: sa.Row[Any], location: str) -> dict[str, Any]:
+def image(sub: str, row: sa.Row[Any], location: str, *, eligible: Eligible) -> dict[str, Any]:
     names = row.names
     return {
         **image_resource(sub, location, row.version, names["publisher"], names["offer"], names["sku"], row.version),
@@ -233,7 +233,7 @@ def image(sub: str, row: sa.Row[Any], location: str) -> dict[str, Any]:
             "osDiskImage": {"operatingSystem": row.os_type},
             "dataDiskImages": [],
             "automaticOSUpgradeProperties": {
-                "automaticOSUpgradeSupported": supports_automatic_os_upgrade(names["publisher"], names["offer"], names["sku"])},
+                "automaticOSUpgradeSupported": supports_automatic_os_upgrade(eligible, names["publisher"], names["offer"], names["sku"])},
             "hyperVGeneration": "V1",
             "architecture": "x64",
             "imageDeprecationStatus": {"imageState": "Active"},

@@ -39,12 +39,14 @@ from scaleset.service.context import Settings
               help="OS upgrade history: how long attempts are kept (seconds or ISO 8601).")
 @click.option("--probe-interval", default=None, type=click.FloatRange(0.05, 3600),
               help="Override every health probe's interval, in seconds (tests and demos).")
+@click.option("--eligible-image", "eligible_images", multiple=True, metavar="PUBLISHER:OFFER:SKU",
+              help="An image automatic OS upgrades may be turned on for (repeatable); replaces the seed's table.")
 @click.option("--location", "default_location", default="westus", show_default=True, help="The location of this server's region.")
 @click.option("--log-level", default="info", show_default=True, type=click.Choice(["debug", "info", "warning", "error"]))
 def serve(host: str, port: int, data_dir: Path, db: str | None, driver: str, tls_cert: Path | None, tls_key: Path | None,
           tls_self_signed: bool, tokens: tuple[str, ...], page_size: int, retry_after_ms: int, status_interval: float,
           address_block: int | None, health_wait: str, history_keep: int, history_window: str, probe_interval: float | None,
-          default_location: str, log_level: str) -> None:
+          eligible_images: tuple[str, ...], default_location: str, log_level: str) -> None:
     """Start the control plane: the ARM API and the reconciler."""
     if bool(tls_cert) != bool(tls_key):
         raise click.UsageError("--tls-cert and --tls-key go together.")
@@ -59,10 +61,20 @@ def serve(host: str, port: int, data_dir: Path, db: str | None, driver: str, tls
                         default_location=default_location, address_block=address_block or block_for(data_dir),
                         health_wait=_seconds(health_wait, "--health-wait"), history_keep=history_keep,
                         history_window=_seconds(history_window, "--history-window"), probe_interval=probe_interval,
-                        upgrade_poll=min(1.0, probe_interval or 1.0), health_tick=min(0.5, probe_interval or 0.5))
+                        upgrade_poll=min(1.0, probe_interval or 1.0), health_tick=min(0.5, probe_interval or 0.5),
+                        eligible_images=_eligible(eligible_images))
     accepted = list(tokens) or [_generated_token(data_dir)]
     asyncio.run(_serve(host=host, port=port, data_dir=data_dir, db=db, driver_name=driver, tls_cert=tls_cert, tls_key=tls_key,
                        tls_self_signed=tls_self_signed, tokens=accepted, settings=settings, log_level=log_level))
+
+
+def _eligible(given: tuple[str, ...]):  # type: ignore[no-untyped-def]
+    from scaleset.model.eligibility import DEFAULT_ELIGIBLE, eligible, parse_row
+
+    try:
+        return eligible([parse_row(text) for text in given] if given else DEFAULT_ELIGIBLE)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--eligible-image") from None
 
 
 def _seconds(text: str, flag: str) -> float:

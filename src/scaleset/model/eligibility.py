@@ -1,8 +1,10 @@
-"""Which platform images support automatic OS upgrades: the seed's table, server-configurable."""
+"""Which platform images support automatic OS upgrades: the seed's table, replaceable by the server."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+
+Eligible = frozenset[tuple[str, str, str]]  # lower-cased (publisher, offer, sku)
 
 # publisher, offer, sku: the table Azure documented when automatic OS image upgrades launched
 DEFAULT_ELIGIBLE: tuple[tuple[str, str, str], ...] = (
@@ -16,14 +18,18 @@ DEFAULT_ELIGIBLE: tuple[tuple[str, str, str], ...] = (
     ("MicrosoftWindowsServer", "WindowsServer", "2016-Datacenter-with-Containers"),
 )
 
-_eligible: set[tuple[str, str, str]] = {tuple(p.lower() for p in row) for row in DEFAULT_ELIGIBLE}  # type: ignore[misc]
+
+def eligible(rows: Iterable[tuple[str, str, str]]) -> Eligible:
+    return frozenset((p.lower(), o.lower(), s.lower()) for p, o, s in rows)
 
 
-def configure(rows: Iterable[tuple[str, str, str]]) -> None:
-    """Replace the table (a server setting)."""
-    _eligible.clear()
-    _eligible.update(tuple(p.lower() for p in row) for row in rows)  # type: ignore[misc]
+def parse_row(text: str) -> tuple[str, str, str]:
+    """'publisher:offer:sku' as a server flag gives it."""
+    parts = text.split(":")
+    if len(parts) != 3 or not all(parts):
+        raise ValueError(f"'{text}' is not publisher:offer:sku")
+    return parts[0], parts[1], parts[2]
 
 
-def supports_automatic_os_upgrade(publisher: str, offer: str, sku: str) -> bool:
-    return (publisher.lower(), offer.lower(), sku.lower()) in _eligible
+def supports_automatic_os_upgrade(table: Eligible, publisher: str, offer: str, sku: str) -> bool:
+    return (publisher.lower(), offer.lower(), sku.lower()) in table

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from scaleset.clock import Clock
 from scaleset.drivers.base import Driver
+from scaleset.model.eligibility import DEFAULT_ELIGIBLE, Eligible, eligible
 from scaleset.store.database import Database
 from scaleset.store.secrets import SecretBox
 
@@ -26,6 +27,8 @@ class Settings:
     upgrade_poll: float = 1.0  # how often a run looks at its batch while waiting
     health_tick: float = 0.5  # how often the health monitor looks for probes that are due
     probe_interval: float | None = None  # overrides every probe's interval (tests and demos)
+    # The images automatic OS upgrades may be turned on for (--eligible-image).
+    eligible_images: Eligible = field(default_factory=lambda: eligible(DEFAULT_ELIGIBLE))
 
 
 @dataclass

@@ -160,7 +160,7 @@ class ScaleSets:
         if model.upgrade_mode == "Rolling" and model.health_probe_id is None and not model.has_application_health:
             raise invalid("properties.upgradePolicy.mode",
                           "Rolling upgrade mode needs a health signal: networkProfile.healthProbe or the Application Health extension.")
-        check_automatic_os_upgrade(body)
+        check_automatic_os_upgrade(body, self.ctx.settings.eligible_images)
 
     def _seal(self, secrets: bodies.Secrets) -> str | None:
         return self.ctx.secrets.encrypt(secrets) if secrets else None

@@ -72,7 +72,7 @@ async def list_versions(req: ArmRequest) -> Response:
         rows = rows[: int(top)]
     expand = "properties" in (req.query.get("$expand") or "").lower()
     return json_response([
-        render.image(sub, row, location) if expand else render.image_resource(
+        render.image(sub, row, location, eligible=req.plane.settings.eligible_images) if expand else render.image_resource(
             sub, location, row.version, row.names["publisher"], row.names["offer"], row.names["sku"], row.version)
         for row in rows
     ])
@@ -84,7 +84,8 @@ def _reference(req: ArmRequest) -> ImageReference:
 
 async def get_version(req: ArmRequest) -> Response:
     sub, location = _where(req)
-    return json_response(render.image(sub, req.plane.images.get(location, _reference(req)), location))
+    return json_response(render.image(sub, req.plane.images.get(location, _reference(req)), location,
+                                      eligible=req.plane.settings.eligible_images))
 
 
 async def publish_version(req: ArmRequest) -> Response:
@@ -108,4 +109,5 @@ async def publish_version(req: ArmRequest) -> Response:
         row, created = await req.plane.images.publish(location, _reference(req), os_type=req.query.get("osType", "Linux"), upload=path)
     finally:
         path.unlink(missing_ok=True)
-    return json_response(render.image(sub, row, location), 201 if created else 200)
+    return json_response(render.image(sub, row, location, eligible=req.plane.settings.eligible_images),
+                         201 if created else 200)
