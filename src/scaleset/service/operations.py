@@ -46,12 +46,12 @@ def settle_open(conn: sa.Connection, now: datetime) -> None:
         settle(conn, op, now)
 
 
-# Operations that end with an upgrade run rather than with their intents (the runner ends them).
-RUN_KINDS = ("os-upgrade",)
+# An operation that ends with its upgrade run rather than with its intents (the runner ends it).
+RUN_KIND = "os-upgrade"
 
 
 def settle(conn: sa.Connection, op: sa.Row[Any], now: datetime) -> None:
-    if op.kind in RUN_KINDS:
+    if op.kind == RUN_KIND:
         return
     pending = conn.execute(
         sa.select(sa.func.count()).select_from(instances).where(instances.c.pending_op == op.id)

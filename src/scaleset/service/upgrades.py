@@ -22,7 +22,6 @@ from scaleset.upgrade.policy import effective_policy
 from scaleset.upgrade.runner import HealthView, Runner
 
 log = logging.getLogger(__name__)
-RUN_KIND = "os-upgrade"  # operations of this kind end with their run, not with their intents
 
 
 class Upgrades:
@@ -120,7 +119,7 @@ class Upgrades:
                                      row.image_urn or row.pending_image)
                    for row in intents.live_instances(conn, scale_set.key)}
         op = operations.begin(conn, subscription=scale_set.subscription_id, location=scale_set.location,
-                              resource_key=scale_set.key, kind=RUN_KIND, now=now)
+                              resource_key=scale_set.key, kind=operations.RUN_KIND, now=now)
         run_id = runs.create(conn, scale_set_key=scale_set.key, started_by=started_by, target_urn=target.urn, force=force,
                              policy=policy, members=members, op_id=op, now=now)
         runs.prune(conn, scale_set.key, keep=self.ctx.settings.history_keep, window_seconds=self.ctx.settings.history_window, now=now)
