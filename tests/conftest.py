@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,15 +82,22 @@ def remove_machines(data_dir: Path) -> None:
     remove_all(data_dir / "machines", stop_timeout=2)
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    """A fresh server on the process driver, with its machines removed afterwards."""
-    running = start_server(tmp_path / "data")
+@contextmanager
+def serving(data_dir: Path, *, extra: tuple[str, ...] = ()) -> Iterator[Server]:
+    """A server on the process driver for the block, its machines removed afterwards."""
+    running = start_server(data_dir, extra=extra)
     try:
         yield running
     finally:
         stop_server(running)
         remove_machines(running.data_dir)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    """A fresh server on the process driver."""
+    with serving(tmp_path / "data") as running:
+        yield running
 
 
 @pytest.fixture

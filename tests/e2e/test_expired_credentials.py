@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from tests.azurite import Azurite, azurite  # noqa: F401 - the fixture
-from tests.conftest import API, Server, publish, remove_machines, start_server, stop_server
+from tests.conftest import API, Server, publish, serving
 from tests.e2e.test_process_scale_set import private_ip, scale_set_body, vms, wait_operation
 from tests.images import boot_image
 
@@ -32,12 +32,8 @@ SAS_SECONDS = 15
 
 @pytest.fixture
 def upgrade_server(tmp_path: Path) -> Iterator[Server]:
-    server = start_server(tmp_path / "data", extra=("--probe-interval", "0.2", "--health-wait", "6"))
-    try:
+    with serving(tmp_path / "data", extra=("--probe-interval", "0.2", "--health-wait", "6")) as server:
         yield server
-    finally:
-        stop_server(server)
-        remove_machines(server.data_dir)
 
 
 def extension(file_uri: str) -> dict[str, Any]:

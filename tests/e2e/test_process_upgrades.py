@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from azure.mgmt.compute import ComputeManagementClient
 
-from tests.conftest import API, Server, publish, remove_machines, start_server, stop_server
+from tests.conftest import API, Server, publish, serving
 from tests.e2e.test_process_scale_set import get_app, private_ip, vms, wait_operation
 from tests.images import boot_image
 from tests.sdk import compute_client
@@ -21,12 +21,8 @@ V = {"api-version": API}
 @pytest.fixture
 def upgrade_server(tmp_path: Path) -> Iterator[Server]:
     """Probes every 0.2 s and a 4 s health wait: the seed's rules, on a short clock."""
-    server = start_server(tmp_path / "data", extra=("--probe-interval", "0.2", "--health-wait", "4"))
-    try:
+    with serving(tmp_path / "data", extra=("--probe-interval", "0.2", "--health-wait", "4")) as server:
         yield server
-    finally:
-        stop_server(server)
-        remove_machines(server.data_dir)
 
 
 def sdk(server: Server) -> ComputeManagementClient:

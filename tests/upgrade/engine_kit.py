@@ -59,6 +59,11 @@ class Kit:
         _, run, counts, _ = self.plane.upgrades.latest(SUB, "rg", name)
         return run, counts
 
+    async def until_batch(self, name: str, count: int) -> None:
+        """Let virtual time run until the scale set's latest run has started `count` batches."""
+        while self.latest(name)[0].batch_count < count:
+            await self.clock.sleep(1)
+
     async def until_done(self, name: str, *, limit: float = 24 * 3600) -> Any:
         """Let virtual time run until the scale set's latest run ends."""
         start = self.clock.monotonic()

@@ -29,8 +29,7 @@ async def test_a_deferred_batch_waits_for_approval_and_then_upgrades(tmp_path: P
         await kit.clock.sleep(600)
         assert kit.versions("web") == ["1.0.0"] * 10  # half a batch approved is not enough
         kit.plane.upgrades.approve(SUB, "rg", "web", ["1"])
-        while kit.latest("web")[0].batch_count < 2:
-            await kit.clock.sleep(1)
+        await kit.until_batch("web", 2)
         assert sorted(kit.versions("web")) == ["1.0.0"] * 8 + ["1.0.1"] * 2
 
         kit.plane.upgrades.approve(SUB, "rg", "web", None)  # the rest, at once

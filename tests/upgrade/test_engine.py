@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.upgrade.engine_kit import engine
+from tests.upgrade.engine_kit import SUB, engine
 
 
 async def test_publishing_a_new_version_upgrades_an_automatic_scale_set_by_itself(tmp_path: Path) -> None:
@@ -44,7 +44,7 @@ async def test_precheck_refuses_to_start_when_too_many_are_unhealthy(tmp_path: P
     async with engine(tmp_path) as kit:
         await kit.publish("1.0.0")
         await kit.scale_set("web", 10)
-        _, rows, _ = kit.plane.instances.list("00000000-0000-0000-0000-000000000001", "rg", "web")
+        _, rows, _ = kit.plane.instances.list(SUB, "rg", "web")
         for row in rows[:3]:
             kit.driver.inject(row.machine_key, healthy=False)
         await kit.clock.sleep(30)  # let the monitor see it
@@ -60,11 +60,11 @@ async def test_a_manual_start_with_everything_current_completes_at_once_touching
     async with engine(tmp_path) as kit:
         await kit.publish("1.0.0")
         await kit.scale_set("web", 4, automatic=False)
-        seqs = [row.action_seq for row in kit.plane.instances.list("00000000-0000-0000-0000-000000000001", "rg", "web")[1]]
-        kit.plane.upgrades.start("00000000-0000-0000-0000-000000000001", "rg", "web")
+        seqs = [row.action_seq for row in kit.plane.instances.list(SUB, "rg", "web")[1]]
+        kit.plane.upgrades.start(SUB, "rg", "web")
         run = await kit.until_done("web", limit=5)
         assert run.state == "Completed" and run.started_by == "User" and run.batch_count == 0
-        after = [row.action_seq for row in kit.plane.instances.list("00000000-0000-0000-0000-000000000001", "rg", "web")[1]]
+        after = [row.action_seq for row in kit.plane.instances.list(SUB, "rg", "web")[1]]
         assert after == seqs
 
 
@@ -72,24 +72,22 @@ async def test_force_reimage_reimages_every_instance_in_rolling_batches(tmp_path
     async with engine(tmp_path) as kit:
         await kit.publish("1.0.0")
         await kit.scale_set("web", 5, automatic=False)
-        seqs = [row.action_seq for row in kit.plane.instances.list("00000000-0000-0000-0000-000000000001", "rg", "web")[1]]
-        kit.plane.upgrades.start("00000000-0000-0000-0000-000000000001", "rg", "web", force=True)
+        seqs = [row.action_seq for row in kit.plane.instances.list(SUB, "rg", "web")[1]]
+        kit.plane.upgrades.start(SUB, "rg", "web", force=True)
         run = await kit.until_done("web")
         assert run.state == "Completed"
         assert run.batch_count == 5  # 20% of 5 is one instance a batch
-        after = [row.action_seq for row in kit.plane.instances.list("00000000-0000-0000-0000-000000000001", "rg", "web")[1]]
+        after = [row.action_seq for row in kit.plane.instances.list(SUB, "rg", "web")[1]]
         assert all(a == s + 1 for a, s in zip(after, seqs, strict=True))
 
 
 async def test_cancel_lets_the_batch_in_flight_finish_then_stops(tmp_path: Path) -> None:
-    sub = "00000000-0000-0000-0000-000000000001"
     async with engine(tmp_path) as kit:
         await kit.publish("1.0.0")
         await kit.scale_set("web", 10)
         await kit.publish("1.0.1")
-        while kit.latest("web")[0].batch_count < 1:
-            await kit.clock.sleep(1)
-        kit.plane.upgrades.cancel(sub, "rg", "web")
+        await kit.until_batch("web", 1)
+        kit.plane.upgrades.cancel(SUB, "rg", "web")
         run = await kit.until_done("web")
         assert run.state == "Cancelled"
         assert run.last_action == "Cancel"
@@ -97,31 +95,27 @@ async def test_cancel_lets_the_batch_in_flight_finish_then_stops(tmp_path: Path)
 
 
 async def test_pause_holds_the_run_between_batches_and_resume_continues_it(tmp_path: Path) -> None:
-    sub = "00000000-0000-0000-0000-000000000001"
     async with engine(tmp_path) as kit:
         await kit.publish("1.0.0")
         await kit.scale_set("web", 10)
         await kit.publish("1.0.1")
-        while kit.latest("web")[0].batch_count < 1:
-            await kit.clock.sleep(1)
-        kit.plane.upgrades.pause(sub, "rg", "web")
+        await kit.until_batch("web", 1)
+        kit.plane.upgrades.pause(SUB, "rg", "web")
         await kit.clock.sleep(3600)
         run, _ = kit.latest("web")
         assert run.state == "RollingForward" and run.paused and run.batch_count == 1
-        kit.plane.upgrades.resume(sub, "rg", "web")
+        kit.plane.upgrades.resume(SUB, "rg", "web")
         run = await kit.until_done("web")
         assert run.state == "Completed" and run.batch_count == 5
 
 
 async def test_disabling_automatic_upgrades_cancels_a_platform_run(tmp_path: Path) -> None:
-    sub = "00000000-0000-0000-0000-000000000001"
     async with engine(tmp_path) as kit:
         await kit.publish("1.0.0")
         await kit.scale_set("web", 10)
         await kit.publish("1.0.1")
-        while kit.latest("web")[0].batch_count < 1:
-            await kit.clock.sleep(1)
-        kit.plane.scale_sets.patch(sub, "rg", "web", {"properties": {"upgradePolicy": {
+        await kit.until_batch("web", 1)
+        kit.plane.scale_sets.patch(SUB, "rg", "web", {"properties": {"upgradePolicy": {
             "automaticOSUpgradePolicy": {"enableAutomaticOSUpgrade": False}}}})
         run = await kit.until_done("web")
         assert run.state == "Cancelled"

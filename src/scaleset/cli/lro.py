@@ -66,34 +66,27 @@ def await_operation(client: ArmClient, initial: httpx.Response, *, sleep: Sleep)
     """Polls the Azure-AsyncOperation URL until a terminal status; raises unless Succeeded."""
     url = initial.headers["azure-asyncoperation"]
 
-    def finished(response: httpx.Response) -> Mapping[str, Any] | None:
+    def status(response: httpx.Response) -> str:
         operation = decode(response)
         if not isinstance(operation, Mapping) or not isinstance(operation.get("status"), str):
             raise CliError(f"the operation status at {url} has no 'status': {operation!r}")
-        status = operation["status"].lower()
-        if status in TERMINAL_STATES and status != "succeeded":
-            raise CliError(_operation_failure(operation))
-        return operation if status == "succeeded" else None
+        return operation["status"].lower()
 
-    return _poll(client, initial, url, finished, sleep=sleep)
+    operation = decode(_poll(client, initial, url, lambda response: status(response) in TERMINAL_STATES, sleep=sleep))
+    if operation["status"].lower() != "succeeded":
+        raise CliError(_operation_failure(operation))
+    return operation
 
 
 def await_location(client: ArmClient, initial: httpx.Response, *, sleep: Sleep) -> Any:
     """Polls the Location URL while it answers 202; the first other answer carries the result."""
-    return _poll(client, initial, initial.headers["location"],
-                 lambda response: None if response.status_code == 202 else _Result(decode(response)), sleep=sleep).value
+    url = initial.headers["location"]
+    return decode(_poll(client, initial, url, lambda response: response.status_code != 202, sleep=sleep))
 
 
-class _Result:
-    """A poll's answer that may itself be None (an empty body), told apart from 'not yet'."""
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-
-def _poll(client: ArmClient, initial: httpx.Response, url: str, finished: Callable[[httpx.Response], Any],
-          *, sleep: Sleep) -> Any:
-    """GET `url` until `finished` returns something; the first poll at once, as the Azure SDK does."""
+def _poll(client: ArmClient, initial: httpx.Response, url: str, done: Callable[[httpx.Response], bool],
+          *, sleep: Sleep) -> httpx.Response:
+    """GET `url` until `done` says so, returning that answer; the first poll at once, as the SDK does."""
     previous = initial
     first = True
     while True:
@@ -101,9 +94,8 @@ def _poll(client: ArmClient, initial: httpx.Response, url: str, finished: Callab
             sleep(poll_delay(previous, fallback=initial))
         first = False
         previous = client.request("GET", url)
-        outcome = finished(previous)
-        if outcome is not None:
-            return outcome
+        if done(previous):
+            return previous
 
 
 def poll_delay(response: httpx.Response, *, fallback: httpx.Response | None = None) -> float:
