@@ -39,6 +39,12 @@ class ScaleSets:
         with self.ctx.db.reading() as conn:
             return require(conn, sub, group, name)
 
+    def exists(self, sub: str, group: str, name: str) -> bool:
+        """Whether the scale set exists; a missing resource group is still a 404."""
+        with self.ctx.db.reading() as conn:
+            require_group(conn, sub, group)
+            return find(conn, sub, group, name) is not None
+
     def list(self, sub: str, group: str | None) -> list[sa.Row[Any]]:
         query = sa.select(scale_sets).where(scale_sets.c.subscription_id == sub.lower())
         with self.ctx.db.reading() as conn:

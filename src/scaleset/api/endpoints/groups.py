@@ -41,9 +41,10 @@ async def head_group(req: ArmRequest) -> Response:
 
 async def delete_group(req: ArmRequest) -> Response:
     sub = req.param("subscription")
-    group = req.plane.groups.get(sub, req.param("group"))
+    req.plane.groups.get(sub, req.param("group"))  # a group that is not there is a 404
     op = req.plane.groups.delete(sub, req.param("group"))
-    if op is None:
+    if op is None:  # deleted meanwhile
         return Response(status_code=204)
-    headers = lro_headers(req.request, req.plane.settings, sub, group.location, op, req.api_version, with_location=True)
+    location = req.plane.operation(op).location
+    headers = lro_headers(req.request, req.plane.settings, sub, location, op, req.api_version, with_location=True)
     return Response(status_code=202, headers=headers)

@@ -64,15 +64,7 @@ async def put_scale_set(req: ArmRequest) -> Response:
 
 
 def _exists(req: ArmRequest) -> bool:
-    from scaleset.service.errors import ArmError
-
-    try:
-        req.plane.scale_sets.get(*_names(req))
-        return True
-    except ArmError as error:
-        if error.code == "ResourceGroupNotFound":
-            raise
-        return False
+    return req.plane.scale_sets.exists(*_names(req))
 
 
 async def patch_scale_set(req: ArmRequest) -> Response:
@@ -89,14 +81,10 @@ async def get_scale_set(req: ArmRequest) -> Response:
 
 async def delete_scale_set(req: ArmRequest) -> Response:
     sub, group, name = _names(req)
-    location = None
-    try:
-        location = req.plane.scale_sets.get(sub, group, name).location
-    except Exception:  # noqa: BLE001 - absent or group absent: the service call below answers
-        pass
     op = req.plane.scale_sets.delete(sub, group, name)
-    if op is None or location is None:
+    if op is None:  # nothing to delete: ARM answers 204
         return Response(status_code=204)
+    location = req.plane.operation(op).location
     return Response(status_code=202, headers=lro_headers(req.request, req.plane.settings, sub, location, op, req.api_version, with_location=True))
 
 
