@@ -33,3 +33,14 @@ def _is_date(text: str) -> bool:
 
 def at_least(value: str, version: str) -> bool:
     return value[:10] >= version
+
+
+def nearest(value: str) -> str:
+    """The api-version this server speaks that is nearest to `value`: templates name the versions
+    they were written for (2015-06-15, 2017-03-30...), and ARM still serves those."""
+    day = value[:10]
+    if day < OLDEST:
+        return OLDEST
+    if day > NEWEST:
+        return NEWEST
+    return value

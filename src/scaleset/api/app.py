@@ -5,19 +5,24 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from scaleset.api import api_versions
-from scaleset.api.auth import StaticTokens
+from scaleset.api.auth import Authenticator, StaticTokens
 from scaleset.api.responses import json_response
+from scaleset.api.router import Route as ArmRoute
 from scaleset.api.router import Router
+from scaleset.identity.callers import Caller
 from scaleset.service.controlplane import ControlPlane
 from scaleset.service.errors import ArmError
 
@@ -38,6 +43,7 @@ class ArmRequest:
     params: dict[str, str]
     api_version: str
     body: Any
+    caller: Caller
 
     @property
     def query(self) -> Any:
@@ -47,11 +53,14 @@ class ArmRequest:
         return self.params[name]
 
 
-def create_app(plane: ControlPlane, tokens: StaticTokens, *, tenant: str = "scaleset", raw_routes: list[Route] | None = None) -> Starlette:
+def create_app(plane: ControlPlane, tokens: StaticTokens) -> Starlette:
     from scaleset.api.endpoints import register_all
+    from scaleset.api.login import login_routes
 
+    assert plane.directory is not None, "start the control plane before serving it"
     router = Router()
     register_all(router)
+    auth = Authenticator(tokens, plane.directory, plane.principals)
 
     async def dispatch(request: Request) -> Response:
         request_id = str(uuid.uuid4())
@@ -67,6 +76,11 @@ def create_app(plane: ControlPlane, tokens: StaticTokens, *, tenant: str = "scal
             response = json_response(error.body(), error.status)
             if isinstance(error, MethodNotAllowed):
                 response.headers["Allow"] = ", ".join(error.allowed)
+            if error.status == 401:
+                # Where to get a token, as ARM says it (clients may follow the challenge).
+                response.headers["WWW-Authenticate"] = (
+                    f'Bearer authorization_uri="{str(request.base_url).rstrip("/")}/{plane.directory.tenant_id}", '
+                    f'error="invalid_token", error_description="{error.message.replace(chr(34), chr(39))}"')
         except Exception:
             log.exception("unhandled error in %s %s", request.method, request.url.path)
             response = json_response({"error": {"code": "InternalServerError", "message": "The server met an unexpected error."}}, 500)
@@ -79,21 +93,62 @@ def create_app(plane: ControlPlane, tokens: StaticTokens, *, tenant: str = "scal
             if allowed:
                 raise MethodNotAllowed(request.method, request.url.path, allowed)
             raise ArmError(404, "NotFound", f"No route matches '{request.url.path}'.")
-        tokens.check(request.headers.get("authorization"))
+        caller = auth.check(request.headers.get("authorization"), str(request.base_url))
+        _authorize(caller, route, params, request)
         api_version = api_versions.check(request.query_params.get("api-version"))
         wants_json = request.method in ("PUT", "PATCH", "POST") and not route.raw_body
         body = await _json_body(request) if wants_json else None
-        return await route.handler(ArmRequest(request, plane, params, api_version, body))
+        return await route.handler(ArmRequest(request, plane, params, api_version, body, caller))
 
     async def healthz(_request: Request) -> Response:
         return json_response({"status": "ok"})
 
-    routes = [Route("/healthz", healthz), *(raw_routes or []),
+    routes = [Route("/healthz", healthz), *login_routes(plane),
               Route("/{path:path}", dispatch, methods=["GET", "PUT", "PATCH", "POST", "DELETE", "HEAD"])]
-    app = Starlette(routes=routes)
+    app = Starlette(routes=routes, middleware=[Middleware(_SingleSlashes)])
     app.state.plane = plane
-    app.state.tenant = tenant
+    app.state.tenant = plane.directory.tenant_id
+    from scaleset.api.deployment_runner import DeploymentRunner
+
+    app.state.deployment_runner = DeploymentRunner(app, plane.deployments, poll_seconds=plane.settings.retry_after_ms / 1000)
     return app
+
+
+class _SingleSlashes:
+    """Collapse repeated slashes in the path, as ARM does: az joins its endpoint, which ends in a
+    slash, with paths that start with one (`https://host:port//metadata/endpoints`)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and "//" in scope["path"]:
+            scope = {**scope, "path": re.sub("/{2,}", "/", scope["path"])}
+            scope.pop("raw_path", None)
+        await self.app(scope, receive, send)
+
+
+def _authorize(caller: Caller, route: ArmRoute, params: dict[str, str], request: Request) -> None:
+    """403 unless the caller may make this call: principals reach only the subscriptions granted to
+    them, and nothing an administrator alone may do."""
+    if caller.admin:
+        return
+    sub = params.get("subscription")
+    if sub is not None and not caller.sees(sub):
+        if route.template == "/subscriptions/{subscription}":
+            # ARM hides subscriptions the caller has no access to.
+            raise ArmError(404, "SubscriptionNotFound", f"The subscription '{sub}' could not be found.")
+        raise _forbidden(caller, request)
+    if route.admin:
+        raise _forbidden(caller, request)
+
+
+def _forbidden(caller: Caller, request: Request) -> ArmError:
+    action = {"GET": "read", "HEAD": "read", "DELETE": "delete", "POST": "action"}.get(request.method, "write")
+    return ArmError(403, "AuthorizationFailed",
+                    f"The client '{caller.name}' with object id '{caller.object_id}' does not have authorization to "
+                    f"perform action '{action}' over scope '{request.url.path}' or the scope is invalid. If access was "
+                    "recently granted, please refresh your credentials.")
 
 
 async def _json_body(request: Request) -> Any:

@@ -39,6 +39,12 @@ def status(code: str, display: str, *, level: str = "Info", message: str | None 
 
 # -- subscriptions, groups -------------------------------------------------------------------
 
+def location(sub: str, name: str) -> dict[str, Any]:
+    return {"id": f"{resource_ids.subscription_id(sub)}/locations/{name}", "name": name, "type": "Region",
+            "displayName": name, "regionalDisplayName": name,
+            "metadata": {"regionType": "Physical", "regionCategory": "Recommended"}}
+
+
 def subscription(row: sa.Row[Any], tenant: str) -> dict[str, Any]:
     return {
         "id": resource_ids.subscription_id(row.id), "subscriptionId": row.id, "tenantId": tenant,

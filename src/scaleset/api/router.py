@@ -17,23 +17,17 @@ class Route:
     handler: Handler
     template: str
     raw_body: bool = False  # the handler reads the body itself (not JSON)
+    admin: bool = False  # only administrators may call it (publishing images, managing principals)
 
 
 class Router:
     def __init__(self) -> None:
         self.routes: list[Route] = []
 
-    def add(self, method: str, template: str, handler: Handler, *, raw_body: bool = False) -> None:
+    def add(self, method: str, template: str, handler: Handler, *, raw_body: bool = False, admin: bool = False) -> None:
         """template: '/subscriptions/{subscription}/resourcegroups/{group}' ({name} = one segment)."""
         regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template)
-        self.routes.append(Route(method.upper(), re.compile(f"^{regex}/?$", re.IGNORECASE), handler, template, raw_body))
-
-    def route(self, method: str, template: str, *, raw_body: bool = False) -> Callable[[Handler], Handler]:
-        def register(handler: Handler) -> Handler:
-            self.add(method, template, handler, raw_body=raw_body)
-            return handler
-
-        return register
+        self.routes.append(Route(method.upper(), re.compile(f"^{regex}/?$", re.IGNORECASE), handler, template, raw_body, admin))
 
     def match(self, method: str, path: str) -> tuple[Route | None, dict[str, str], list[str]]:
         """(route, path params, the methods the path allows when the method is not one of them)."""

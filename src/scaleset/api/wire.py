@@ -318,3 +318,9 @@ def _path(loc: tuple[int | str, ...]) -> str | None:
     for part in loc:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
     return text or None
+
+
+class NewPrincipal(Wire):
+    displayName: Annotated[str, Field(min_length=1, max_length=256)] | None = None
+    kind: _enum("ServicePrincipal", "ManagedIdentity") | None = None
+    subscriptions: list[str] | None = None

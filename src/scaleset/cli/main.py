@@ -7,6 +7,7 @@ import click
 from scaleset.cli.groups import group
 from scaleset.cli.images import image, vm
 from scaleset.cli.lazy_commands import LazyGroup
+from scaleset.cli.principals import sp
 from scaleset.cli.vmss import vmss
 
 
@@ -20,6 +21,7 @@ main.add_command(group)
 main.add_command(vmss)
 main.add_command(vm)
 main.add_command(image)
+main.add_command(sp)
 
 if __name__ == "__main__":
     main()

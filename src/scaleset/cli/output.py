@@ -16,7 +16,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-FORMATS = ("json", "table", "tsv")
+FORMATS = ("json", "table", "tsv", "none")  # none: print nothing, as az -o none
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def render(
     `rows` turns the data into table rows when they are not the data itself (an instance view's
     statuses, say); by default a list is its own rows and anything else is one row.
     """
-    if data is None:
+    if data is None or output == "none":
         return None
     if output == "json":
         return render_json(data)

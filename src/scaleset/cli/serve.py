@@ -142,6 +142,7 @@ async def _serve(*, host: str, port: int, data_dir: Path, db: str | None, driver
         click.echo(f"scaleset serving {url} (driver {driver_name}, data {data_dir})", err=True)
         await serving
     finally:
+        await app.state.deployment_runner.stop()
         await plane.stop()
         database.close()
 

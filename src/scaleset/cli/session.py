@@ -77,11 +77,6 @@ _CONNECTION_OPTIONS = (
         help="CA certificate (PEM) to trust. Default: the ca in endpoint.json, else <data-dir>/ca.pem.",
     ),
     click.option(
-        "--subscription",
-        envvar="SCALESET_SUBSCRIPTION",
-        help="Subscription ID. Default: the first subscription the server lists.",
-    ),
-    click.option(
         "--output",
         "-o",
         type=click.Choice(FORMATS, case_sensitive=False),
@@ -92,9 +87,32 @@ _CONNECTION_OPTIONS = (
 )
 
 
+_SUBSCRIPTION_OPTION = click.option(
+    "--subscription",
+    envvar="SCALESET_SUBSCRIPTION",
+    help="Subscription ID. Default: the first subscription the server lists.",
+)
+
+# For commands about several subscriptions at once (`sp create --subscription A --subscription B`).
+_SUBSCRIPTIONS_OPTION = click.option(
+    "--subscription",
+    "subscriptions",
+    multiple=True,
+    help="Subscription ID (repeatable).",
+)
+
+
 def client_command(func: F) -> F:
     """Decorate a command body taking `session`; place it closest to the function."""
+    return _with_connection(func, _SUBSCRIPTION_OPTION)
 
+
+def multi_subscription_command(func: F) -> F:
+    """As `client_command`, for a body that takes `subscriptions` (a tuple) besides `session`."""
+    return _with_connection(func, _SUBSCRIPTIONS_OPTION)
+
+
+def _with_connection(func: F, subscription_option: Callable[[F], F]) -> F:
     @functools.wraps(func)
     def wrapper(
         *args: Any,
@@ -102,8 +120,8 @@ def client_command(func: F) -> F:
         data_dir: Path,
         token: str | None,
         ca: Path | None,
-        subscription: str | None,
         output: str,
+        subscription: str | None = None,
         **kwargs: Any,
     ) -> Any:
         connection = resolve_connection(data_dir=data_dir, endpoint=endpoint, token=token, ca=ca)
@@ -111,6 +129,6 @@ def client_command(func: F) -> F:
             session = Session(client, output=output.lower(), subscription=subscription)
             return func(*args, session=session, **kwargs)
 
-    for option in reversed(_CONNECTION_OPTIONS):
+    for option in reversed((*_CONNECTION_OPTIONS, subscription_option)):
         wrapper = option(wrapper)
     return wrapper  # type: ignore[return-value]

@@ -6,7 +6,10 @@ from pathlib import Path
 
 from scaleset.clock import Clock, RealClock
 from scaleset.drivers.base import Driver
+from scaleset.identity.directory import Directory
+from scaleset.identity.principals import Principals
 from scaleset.service.context import Context, Settings
+from scaleset.service.deployments import Deployments
 from scaleset.service.groups import Groups
 from scaleset.service.health_monitor import HealthMonitor
 from scaleset.service.images import Images
@@ -27,7 +30,10 @@ class ControlPlane:
                            clock=clock or RealClock(), data_dir=data_dir, settings=settings or Settings())
         self.subscriptions = Subscriptions(self.ctx)
         self.groups = Groups(self.ctx, self.subscriptions)
+        self.principals = Principals(self.ctx, self.subscriptions)
+        self.directory: Directory | None = None  # loaded at start, once the schema is there
         self.network = NetworkResources(self.ctx)
+        self.deployments = Deployments(self.ctx)
         self.images = Images(self.ctx)
         self.scale_sets = ScaleSets(self.ctx, self.subscriptions)
         self.instances = Instances(self.ctx)
@@ -51,6 +57,8 @@ class ControlPlane:
         """Migrate the store, make the default subscription, resume every pending intent."""
         self.ctx.db.migrate()
         default = self.subscriptions.ensure_default()
+        self.directory = Directory.load_or_create(self.ctx.db, self.ctx.secrets, self.ctx.clock.now())
+        self.deployments.fail_interrupted()
         self.reconciler.start()
         self.reconciler.wake()
         self.health.start()

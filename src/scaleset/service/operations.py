@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from scaleset.store.tables import instances, operations, resource_groups, resources, scale_sets
 
-IN_PROGRESS, SUCCEEDED, FAILED = "InProgress", "Succeeded", "Failed"
+IN_PROGRESS, SUCCEEDED, FAILED, CANCELED = "InProgress", "Succeeded", "Failed", "Canceled"
 
 
 def begin(conn: sa.Connection, *, subscription: str, location: str, resource_key: str, kind: str, now: datetime) -> str:
@@ -48,10 +48,13 @@ def settle_open(conn: sa.Connection, now: datetime) -> None:
 
 # An operation that ends with its upgrade run rather than with its intents (the runner ends it).
 RUN_KIND = "os-upgrade"
+DEPLOYMENT_KIND = "deployment"  # ends with its template deployment's run
+# Operations whose owner ends them, not their intents.
+OWNED_KINDS = (RUN_KIND, DEPLOYMENT_KIND)
 
 
 def settle(conn: sa.Connection, op: sa.Row[Any], now: datetime) -> None:
-    if op.kind == RUN_KIND:
+    if op.kind in OWNED_KINDS:
         return
     pending = conn.execute(
         sa.select(sa.func.count()).select_from(instances).where(instances.c.pending_op == op.id)

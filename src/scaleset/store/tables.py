@@ -160,3 +160,36 @@ upgrade_members = sa.Table(
     sa.Column("error", sa.Text, nullable=True),
     sa.Column("approved", sa.Boolean, nullable=False, server_default=sa.false()),  # osRollingUpgradeDeferral
 )
+
+# The directory (the tenant, in Entra ID's words) this server issues access tokens for: one row,
+# made at first start. The token-signing key is encrypted like every other secret; keeping it in
+# the database rather than the data dir lets every replica sign and check the same tokens.
+directory = sa.Table(
+    "directory",
+    metadata,
+    sa.Column("tenant_id", sa.String(64), primary_key=True),
+    sa.Column("key_id", sa.String(64), nullable=False),  # the `kid` of tokens and the JWKS
+    sa.Column("signing_key", sa.Text, nullable=False),  # encrypted PEM (RSA private key)
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+)
+
+# Service principals and managed identities: who may get a token, and which subscriptions it sees.
+principals = sa.Table(
+    "principals",
+    metadata,
+    sa.Column("app_id", sa.String(64), primary_key=True),  # the client id (a GUID)
+    sa.Column("object_id", sa.String(64), nullable=False, unique=True),  # `oid` in tokens
+    sa.Column("display_name", sa.String(256), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),  # ServicePrincipal | ManagedIdentity
+    # SHA-256 of the secret (client secret or identity header). The secrets are 256 random bits,
+    # so a fast hash is as safe as a slow one and lets the identity header be looked up directly.
+    sa.Column("secret_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+)
+
+principal_grants = sa.Table(
+    "principal_grants",
+    metadata,
+    sa.Column("app_id", sa.String(64), sa.ForeignKey("principals.app_id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("subscription_id", sa.String(64), sa.ForeignKey("subscriptions.id"), primary_key=True),
+)

@@ -6,7 +6,8 @@ from scaleset.api.router import Router
 
 
 def register_all(router: Router) -> None:
-    from scaleset.api.endpoints import groups, images, network, operations, scale_sets, subscriptions, upgrades, vms
+    from scaleset.api.endpoints import (deployments, groups, images, network, operations, principals, scale_sets,
+                                       subscriptions, upgrades, vms)
 
-    for module in (subscriptions, groups, operations, network, images, scale_sets, vms, upgrades):
+    for module in (subscriptions, groups, operations, network, images, scale_sets, vms, upgrades, principals, deployments):
         module.register(router)

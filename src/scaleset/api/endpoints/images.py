@@ -32,7 +32,7 @@ def register(router: Router) -> None:
     router.add("GET", SKUS, list_skus)
     router.add("GET", VERSIONS, list_versions)
     router.add("GET", VERSIONS + "/{version}", get_version)
-    router.add("PUT", VERSIONS + "/{version}", publish_version, raw_body=True)
+    router.add("PUT", VERSIONS + "/{version}", publish_version, raw_body=True, admin=True)
 
 
 def _where(req: ArmRequest) -> tuple[str, str]:

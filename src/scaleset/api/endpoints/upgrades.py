@@ -20,7 +20,7 @@ def register(router: Router) -> None:
     router.add("POST", SCALE_SET + "/rollingUpgrades/resume", steer("resume"))
     router.add("GET", SCALE_SET + "/rollingUpgrades/latest", get_latest)
     router.add("GET", SCALE_SET + "/osUpgradeHistory", get_history)
-    router.add("POST", VM + "/platformMaintenance", platform_maintenance)
+    router.add("POST", VM + "/platformMaintenance", platform_maintenance, admin=True)
     router.add("POST", SCALE_SET + "/approveRollingUpgrade", approve_scale_set)
     router.add("POST", VM + "/approveRollingUpgrade", approve_vm)
 

@@ -1,0 +1,172 @@
+"""Template deployments (Microsoft.Resources/deployments): their records and operations.
+
+A deployment's record holds what ARM returns for it and one entry per resource it deploys; never
+the template's secure parameters, which live only in the memory of the run that needs them. A run
+is a task of the server that started it; a server that stops mid-run marks it Failed at its next
+start rather than leave it Running forever.
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from scaleset.model import resource_ids
+from scaleset.model.durations import format_duration
+from scaleset.service import operations
+from scaleset.service.context import Context
+from scaleset.service.errors import ArmError
+from scaleset.service.groups import require as require_group
+from scaleset.store.tables import operations as operations_table
+from scaleset.store.tables import resources
+
+TYPE = "Microsoft.Resources/deployments"
+TYPE_KEY = TYPE.lower()
+RUNNING_STATES = ("Accepted", "Running")
+
+
+class Deployments:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def begin(self, sub: str, group: str, name: str, properties: dict[str, Any], *, tags: dict[str, str] | None) -> tuple[dict[str, Any], str, bool]:
+        """Record a new run of deployment `name` (Accepted): (its resource, the operation to poll,
+        whether it is new). A deployment still running refuses another run of the same name."""
+        rid = resource_ids.resource_id(sub, group, TYPE, name)
+        key = resource_ids.key(rid)
+        now = self.ctx.clock.now()
+        with self.ctx.db.transaction() as conn:
+            group_row = require_group(conn, sub, group)
+            row = conn.execute(sa.select(resources.c.body).where(resources.c.key == key)).first()
+            if row is not None and row.body["resource"]["properties"]["provisioningState"] in RUNNING_STATES:
+                raise ArmError(409, "DeploymentActive",
+                               f"The deployment '{name}' is still active; wait for it to end or cancel it first.")
+            op = operations.begin(conn, subscription=sub.lower(), location=group_row.location, resource_key=key,
+                                  kind=operations.DEPLOYMENT_KIND, now=now)
+            resource = {"id": rid, "name": name, "type": TYPE, "tags": tags or {},
+                        "properties": {**properties, "provisioningState": "Accepted", "timestamp": now.isoformat(),
+                                       "duration": "PT0S", "correlationId": op}}
+            record = {"resource": resource, "operations": [], "op": op, "started": now.isoformat()}
+            if row is None:
+                conn.execute(resources.insert().values(key=key, subscription_id=sub.lower(), group_key=group.lower(),
+                                                       type_key=TYPE_KEY, body=record, created_at=now))
+            else:
+                conn.execute(resources.update().where(resources.c.key == key).values(body=record))
+        return resource, op, row is None
+
+    def get(self, sub: str, group: str, name: str) -> dict[str, Any]:
+        return self._record(sub, group, name)["resource"]
+
+    def operations(self, sub: str, group: str, name: str) -> list[dict[str, Any]]:
+        record = self._record(sub, group, name)
+        return [_render_operation(record["resource"]["id"], op) for op in record["operations"]]
+
+    def list(self, sub: str, group: str) -> list[dict[str, Any]]:
+        with self.ctx.db.reading() as conn:
+            require_group(conn, sub, group)
+            rows = conn.execute(sa.select(resources.c.body).where(
+                resources.c.subscription_id == sub.lower(), resources.c.group_key == group.lower(),
+                resources.c.type_key == TYPE_KEY).order_by(resources.c.created_at)).all()
+        return [row.body["resource"] for row in rows]
+
+    def delete(self, sub: str, group: str, name: str) -> bool:
+        """Forget a deployment (the resources it made stay, as in ARM)."""
+        key = resource_ids.key(resource_ids.resource_id(sub, group, TYPE, name))
+        with self.ctx.db.transaction() as conn:
+            row = conn.execute(sa.select(resources.c.body).where(resources.c.key == key)).first()
+            if row is not None and row.body["resource"]["properties"]["provisioningState"] in RUNNING_STATES:
+                raise ArmError(409, "DeploymentActive", f"The deployment '{name}' is still active; cancel it first.")
+            return conn.execute(resources.delete().where(resources.c.key == key)).rowcount > 0
+
+    def update(self, rid: str, change: Any) -> None:
+        """Apply `change(record)` to a deployment's record, in one transaction."""
+        key = resource_ids.key(rid)
+        with self.ctx.db.transaction() as conn:
+            row = conn.execute(sa.select(resources.c.body).where(resources.c.key == key)).first()
+            if row is None:  # deleted with its group meanwhile
+                return
+            record = copy.deepcopy(row.body)
+            change(record)
+            conn.execute(resources.update().where(resources.c.key == key).values(body=record))
+
+    def set_state(self, rid: str, state: str) -> None:
+        def change(record: dict[str, Any]) -> None:
+            record["resource"]["properties"]["provisioningState"] = state
+        self.update(rid, change)
+
+    def record_operation(self, rid: str, target: dict[str, str], state: str, *, status_code: str | None = None,
+                         message: Any = None) -> None:
+        """Start or update the operation deploying `target` ({id, resourceType, resourceName})."""
+        now = self.ctx.clock.now()
+
+        def change(record: dict[str, Any]) -> None:
+            for op in record["operations"]:
+                if op["targetResource"]["id"] == target["id"]:
+                    break
+            else:
+                op = {"operationId": uuid.uuid4().hex[:16].upper(), "targetResource": target, "started": now.isoformat()}
+                record["operations"].append(op)
+            op.update(provisioningState=state, timestamp=now.isoformat(),
+                      duration=format_duration((now - datetime.fromisoformat(op["started"])).total_seconds()))
+            if status_code is not None:
+                op["statusCode"] = status_code
+            if message is not None:
+                op["statusMessage"] = message
+        self.update(rid, change)
+
+    def finish(self, rid: str, state: str, *, outputs: dict[str, Any] | None = None,
+               output_resources: list[str] | None = None, error: dict[str, Any] | None = None) -> None:
+        """End a run: the record's final state, and its operation settled for pollers."""
+        now = self.ctx.clock.now()
+        op_id: list[str] = []
+
+        def change(record: dict[str, Any]) -> None:
+            props = record["resource"]["properties"]
+            props.update(provisioningState=state, timestamp=now.isoformat(),
+                         duration=format_duration((now - datetime.fromisoformat(record["started"])).total_seconds()))
+            if outputs is not None:
+                props["outputs"] = outputs
+            if output_resources is not None:
+                props["outputResources"] = [{"id": rid_} for rid_ in output_resources]
+            if error is not None:
+                props["error"] = error
+            op_id.append(record["op"])
+        self.update(rid, change)
+        if op_id:
+            with self.ctx.db.transaction() as conn:
+                conn.execute(operations_table.update().where(operations_table.c.id == op_id[0]).values(
+                    status=operations.SUCCEEDED if state == "Succeeded" else (
+                        operations.CANCELED if state == "Canceled" else operations.FAILED),
+                    error=error, ended_at=now))
+
+    def fail_interrupted(self) -> None:
+        """At start: runs that were under way when the last server stopped cannot go on (their
+        secure parameters are gone with it); say so."""
+        with self.ctx.db.reading() as conn:
+            rows = conn.execute(sa.select(resources.c.body).where(resources.c.type_key == TYPE_KEY)).all()
+        for row in rows:
+            if row.body["resource"]["properties"]["provisioningState"] in RUNNING_STATES:
+                self.finish(row.body["resource"]["id"], "Failed", error={
+                    "code": "DeploymentInterrupted",
+                    "message": "The server stopped while this deployment was running. Deploy it again; resources "
+                               "already deployed are updated in place."})
+
+    def _record(self, sub: str, group: str, name: str) -> dict[str, Any]:
+        key = resource_ids.key(resource_ids.resource_id(sub, group, TYPE, name))
+        with self.ctx.db.reading() as conn:
+            require_group(conn, sub, group)
+            row = conn.execute(sa.select(resources.c.body).where(resources.c.key == key)).first()
+        if row is None:
+            raise ArmError(404, "DeploymentNotFound", f"Deployment '{name}' could not be found.")
+        return row.body
+
+
+def _render_operation(deployment_id: str, op: dict[str, Any]) -> dict[str, Any]:
+    props = {key: op[key] for key in ("provisioningState", "timestamp", "duration", "statusCode", "statusMessage")
+             if key in op}
+    props.update(provisioningOperation="Create", targetResource=op["targetResource"])
+    return {"id": f"{deployment_id}/operations/{op['operationId']}", "operationId": op["operationId"], "properties": props}
