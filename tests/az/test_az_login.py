@@ -57,3 +57,12 @@ def test_a_principal_sees_only_the_subscriptions_it_was_granted(fresh_az: Az, az
         answer = client.get(f"{az_server.url}/subscriptions/{OTHER_SUB}/resourcegroups", params={"api-version": "2022-09-01"},
                             headers={"Authorization": f"Bearer {token}"})
     assert answer.status_code == 403 and answer.json()["error"]["code"] == "AuthorizationFailed"
+
+
+def test_a_revoked_principal_gets_the_401_az_shows(fresh_az: Az, az_server: Server) -> None:
+    principal = register_principal(az_server)
+    fresh_az.login(principal)
+    with az_server.client() as admin:
+        admin.delete(f"/providers/Scaleset.Identity/principals/{principal['appId']}", params={"api-version": "2024-03-01"})
+    failed = fresh_az.fails("group", "list")
+    assert "InvalidAuthenticationToken" in failed.stderr and "no longer exists" in failed.stderr

@@ -10,6 +10,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import json5
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -97,7 +98,7 @@ def create_app(plane: ControlPlane, tokens: StaticTokens) -> Starlette:
         _authorize(caller, route, params, request)
         api_version = api_versions.check(request.query_params.get("api-version"))
         wants_json = request.method in ("PUT", "PATCH", "POST") and not route.raw_body
-        body = await _json_body(request) if wants_json else None
+        body = await _json_body(request, jsonc=route.jsonc) if wants_json else None
         return await route.handler(ArmRequest(request, plane, params, api_version, body, caller))
 
     async def healthz(_request: Request) -> Response:
@@ -151,7 +152,7 @@ def _forbidden(caller: Caller, request: Request) -> ArmError:
                     "recently granted, please refresh your credentials.")
 
 
-async def _json_body(request: Request) -> Any:
+async def _json_body(request: Request, *, jsonc: bool) -> Any:
     raw = await request.body()
     if len(raw) > MAX_BODY:
         raise ArmError(413, "RequestEntityTooLarge", f"The request content is larger than {MAX_BODY} bytes.")
@@ -160,4 +161,11 @@ async def _json_body(request: Request) -> Any:
     try:
         return json.loads(raw)
     except (ValueError, RecursionError) as error:
+        if not jsonc:
+            raise ArmError(400, "InvalidRequestContent", f"The request content was invalid and could not be deserialized: {error}.") from None
+    # `az deployment group create` splices the template file, comments and all, into its body
+    # after an unquoted `template:` key; ARM's reader takes that, so JSON5 (a superset) reads it.
+    try:
+        return json5.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError, UnicodeDecodeError) as error:
         raise ArmError(400, "InvalidRequestContent", f"The request content was invalid and could not be deserialized: {error}.") from None

@@ -18,16 +18,18 @@ class Route:
     template: str
     raw_body: bool = False  # the handler reads the body itself (not JSON)
     admin: bool = False  # only administrators may call it (publishing images, managing principals)
+    jsonc: bool = False  # the body may be JSONC, as ARM takes for deployments (comments, unquoted keys)
 
 
 class Router:
     def __init__(self) -> None:
         self.routes: list[Route] = []
 
-    def add(self, method: str, template: str, handler: Handler, *, raw_body: bool = False, admin: bool = False) -> None:
+    def add(self, method: str, template: str, handler: Handler, *, raw_body: bool = False, admin: bool = False,
+            jsonc: bool = False) -> None:
         """template: '/subscriptions/{subscription}/resourcegroups/{group}' ({name} = one segment)."""
         regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template)
-        self.routes.append(Route(method.upper(), re.compile(f"^{regex}/?$", re.IGNORECASE), handler, template, raw_body, admin))
+        self.routes.append(Route(method.upper(), re.compile(f"^{regex}/?$", re.IGNORECASE), handler, template, raw_body, admin, jsonc))
 
     def match(self, method: str, path: str) -> tuple[Route | None, dict[str, str], list[str]]:
         """(route, path params, the methods the path allows when the method is not one of them)."""

@@ -53,6 +53,8 @@ def serve(host: str, port: int, data_dir: Path, db: str | None, driver: str, tls
     if tls_cert and tls_self_signed:
         raise click.UsageError("Give either --tls-cert/--tls-key or --tls-self-signed, not both.")
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # httpx logs every request at INFO; deployments call the server's own API through it
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     from scaleset.model.addresses import block_for

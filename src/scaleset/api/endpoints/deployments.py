@@ -18,19 +18,22 @@ from scaleset.service.errors import ArmError
 from scaleset.templates import Plan, Scope, TemplateError, prepare
 
 DEPLOYMENTS = GROUP + "/providers/Microsoft.Resources/deployments"
-DEPLOYMENT = DEPLOYMENTS + "/{deployment}"
+# ARM also answers the older path without the provider segment; az's `deployment operation` uses it.
+LEGACY_DEPLOYMENTS = GROUP + "/deployments"
 
 
 def register(router: Router) -> None:
-    router.add("GET", DEPLOYMENTS, list_deployments)
-    router.add("PUT", DEPLOYMENT, put_deployment)
-    router.add("GET", DEPLOYMENT, get_deployment)
-    router.add("HEAD", DEPLOYMENT, head_deployment)
-    router.add("DELETE", DEPLOYMENT, delete_deployment)
-    router.add("POST", DEPLOYMENT + "/validate", validate_deployment)
-    router.add("POST", DEPLOYMENT + "/cancel", cancel_deployment)
-    router.add("GET", DEPLOYMENT + "/operations", list_operations)
-    router.add("GET", DEPLOYMENT + "/operations/{operation}", get_operation)
+    for collection in (DEPLOYMENTS, LEGACY_DEPLOYMENTS):
+        deployment = collection + "/{deployment}"
+        router.add("GET", collection, list_deployments)
+        router.add("PUT", deployment, put_deployment, jsonc=True)
+        router.add("GET", deployment, get_deployment)
+        router.add("HEAD", deployment, head_deployment)
+        router.add("DELETE", deployment, delete_deployment)
+        router.add("POST", deployment + "/validate", validate_deployment, jsonc=True)
+        router.add("POST", deployment + "/cancel", cancel_deployment)
+        router.add("GET", deployment + "/operations", list_operations)
+        router.add("GET", deployment + "/operations/{operation}", get_operation)
 
 
 def _names(req: ArmRequest) -> tuple[str, str, str]:
