@@ -15,7 +15,7 @@ from starlette.types import ASGIApp
 
 from scaleset.api import api_versions
 from scaleset.api.template_bodies import adapt
-from scaleset.service.deployments import Deployments
+from scaleset.service.deployments import INTERRUPTED, Deployments
 from scaleset.templates import Plan, PlannedResource, TemplateError
 
 log = logging.getLogger(__name__)
@@ -30,17 +30,26 @@ class DeploymentRunner:
         self.deployments = deployments
         self.poll_seconds = poll_seconds
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._stopping = False
 
     def start(self, rid: str, plan: Plan, *, authorization: str, base_url: str) -> None:
         task = asyncio.create_task(self._run(rid, plan, authorization, base_url), name=f"deploy {rid}")
         self._tasks[rid.lower()] = task
-        task.add_done_callback(lambda _: self._tasks.pop(rid.lower(), None))
+        task.add_done_callback(lambda done: self._forget(rid.lower(), done))
+
+    def _forget(self, key: str, task: asyncio.Task[None]) -> None:
+        # A run's record says it ended a moment before its task is done: a new run of the same
+        # deployment may have started in between, and must stay cancelable.
+        if self._tasks.get(key) is task:
+            del self._tasks[key]
 
     def cancel(self, rid: str) -> bool:
         task = self._tasks.get(rid.lower())
         return bool(task and task.cancel())
 
     async def stop(self) -> None:
+        """The server is stopping: its runs end interrupted, as they would had it died."""
+        self._stopping = True
         tasks = list(self._tasks.values())
         for task in tasks:
             task.cancel()
@@ -54,8 +63,11 @@ class DeploymentRunner:
             try:
                 await self._deploy_all(rid, plan, session)
             except asyncio.CancelledError:
-                self.deployments.finish(rid, "Canceled", error={"code": "DeploymentCanceled",
-                                                               "message": "The deployment was canceled."})
+                if self._stopping:
+                    self.deployments.finish(rid, "Failed", error=INTERRUPTED)
+                else:
+                    self.deployments.finish(rid, "Canceled", error={"code": "DeploymentCanceled",
+                                                                   "message": "The deployment was canceled."})
                 raise
             except Exception:
                 log.exception("deployment %s failed unexpectedly", rid)
@@ -156,13 +168,6 @@ def _error_of(response: httpx.Response, resource: PlannedResource | None) -> dic
         error = dict(response.json()["error"])
     except (ValueError, KeyError, TypeError):
         error = {"code": _status_name(response.status_code), "message": response.text[:500]}
-    if resource is not None and response.status_code == 404 and error.get("code") == "NotFound":
-        # the router knows no such path: this server has no provider for the type
-        error = {"code": "NoRegisteredProviderFound",
-                 "message": f"No registered resource provider found for type '{resource.type}' and api version "
-                            f"'{resource.api_version}'. This server deploys Microsoft.Compute/virtualMachineScaleSets "
-                            "and Microsoft.Network load balancers, virtual networks, public IP addresses and network "
-                            "security groups."}
     if resource is not None:
         error.setdefault("target", resource.id)
     return error
@@ -186,10 +191,7 @@ def camel_case(name: str) -> str:
 
 
 def _template_error(error: TemplateError) -> dict[str, Any]:
-    problem = {"code": error.code, "message": error.message}
-    if error.target:
-        problem["target"] = error.target
-    return problem
+    return {"code": error.code, "message": error.message, "target": error.deployment_target}
 
 
 def _status_name(code: int) -> str:

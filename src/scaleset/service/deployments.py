@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import copy
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
 from scaleset.model import resource_ids
-from scaleset.model.durations import format_duration
 from scaleset.service import operations
 from scaleset.service.context import Context
 from scaleset.service.errors import ArmError
@@ -27,6 +26,9 @@ from scaleset.store.tables import resources
 TYPE = "Microsoft.Resources/deployments"
 TYPE_KEY = TYPE.lower()
 RUNNING_STATES = ("Accepted", "Running")
+INTERRUPTED = {"code": "DeploymentInterrupted",
+               "message": "The server stopped while this deployment was running. Deploy it again; resources "
+                          "already deployed are updated in place."}
 
 
 class Deployments:
@@ -84,14 +86,8 @@ class Deployments:
 
     def update(self, rid: str, change: Any) -> None:
         """Apply `change(record)` to a deployment's record, in one transaction."""
-        key = resource_ids.key(rid)
         with self.ctx.db.transaction() as conn:
-            row = conn.execute(sa.select(resources.c.body).where(resources.c.key == key)).first()
-            if row is None:  # deleted with its group meanwhile
-                return
-            record = copy.deepcopy(row.body)
-            change(record)
-            conn.execute(resources.update().where(resources.c.key == key).values(body=record))
+            self._change(conn, rid, change)
 
     def set_state(self, rid: str, state: str) -> None:
         def change(record: dict[str, Any]) -> None:
@@ -110,38 +106,35 @@ class Deployments:
             else:
                 op = {"operationId": uuid.uuid4().hex[:16].upper(), "targetResource": target, "started": now.isoformat()}
                 record["operations"].append(op)
-            op.update(provisioningState=state, timestamp=now.isoformat(),
-                      duration=format_duration((now - datetime.fromisoformat(op["started"])).total_seconds()))
-            if status_code is not None:
-                op["statusCode"] = status_code
-            if message is not None:
-                op["statusMessage"] = message
+            _set_operation(op, state, now, status_code=status_code, message=message)
         self.update(rid, change)
 
     def finish(self, rid: str, state: str, *, outputs: dict[str, Any] | None = None,
                output_resources: list[str] | None = None, error: dict[str, Any] | None = None) -> None:
-        """End a run: the record's final state, and its operation settled for pollers."""
+        """End a run: the record's final state, and its operation settled for pollers. Resources still
+        deploying when a run is canceled or interrupted end with it: nobody watches them any more."""
         now = self.ctx.clock.now()
-        op_id: list[str] = []
 
         def change(record: dict[str, Any]) -> None:
             props = record["resource"]["properties"]
             props.update(provisioningState=state, timestamp=now.isoformat(),
-                         duration=format_duration((now - datetime.fromisoformat(record["started"])).total_seconds()))
+                         duration=_arm_duration(now - datetime.fromisoformat(record["started"])))
             if outputs is not None:
                 props["outputs"] = outputs
             if output_resources is not None:
                 props["outputResources"] = [{"id": rid_} for rid_ in output_resources]
             if error is not None:
                 props["error"] = error
-            op_id.append(record["op"])
-        self.update(rid, change)
-        if op_id:
-            with self.ctx.db.transaction() as conn:
-                conn.execute(operations_table.update().where(operations_table.c.id == op_id[0]).values(
-                    status=operations.SUCCEEDED if state == "Succeeded" else (
-                        operations.CANCELED if state == "Canceled" else operations.FAILED),
-                    error=error, ended_at=now))
+            for op in record["operations"]:
+                if op["provisioningState"] == "Running":
+                    _set_operation(op, state, now, message={"error": error})
+
+        with self.ctx.db.transaction() as conn:
+            record = self._change(conn, rid, change)
+            if record is not None:
+                status = {"Succeeded": operations.SUCCEEDED, "Canceled": operations.CANCELED}.get(state, operations.FAILED)
+                conn.execute(operations_table.update().where(operations_table.c.id == record["op"]).values(
+                    status=status, error=error, ended_at=now))
 
     def fail_interrupted(self) -> None:
         """At start: runs that were under way when the last server stopped cannot go on (their
@@ -150,10 +143,18 @@ class Deployments:
             rows = conn.execute(sa.select(resources.c.body).where(resources.c.type_key == TYPE_KEY)).all()
         for row in rows:
             if row.body["resource"]["properties"]["provisioningState"] in RUNNING_STATES:
-                self.finish(row.body["resource"]["id"], "Failed", error={
-                    "code": "DeploymentInterrupted",
-                    "message": "The server stopped while this deployment was running. Deploy it again; resources "
-                               "already deployed are updated in place."})
+                self.finish(row.body["resource"]["id"], "Failed", error=INTERRUPTED)
+
+    def _change(self, conn: sa.Connection, rid: str, change: Any) -> dict[str, Any] | None:
+        """The record after `change(record)`, or None when it is gone (deleted with its group meanwhile)."""
+        key = resource_ids.key(rid)
+        row = conn.execute(sa.select(resources.c.body).where(resources.c.key == key)).first()
+        if row is None:
+            return None
+        record = copy.deepcopy(row.body)
+        change(record)
+        conn.execute(resources.update().where(resources.c.key == key).values(body=record))
+        return record
 
     def _record(self, sub: str, group: str, name: str) -> dict[str, Any]:
         key = resource_ids.key(resource_ids.resource_id(sub, group, TYPE, name))
@@ -163,6 +164,34 @@ class Deployments:
         if row is None:
             raise ArmError(404, "DeploymentNotFound", f"Deployment '{name}' could not be found.")
         return row.body
+
+
+def _set_operation(op: dict[str, Any], state: str, now: datetime, *, status_code: str | None = None,
+                   message: Any = None) -> None:
+    op.update(provisioningState=state, timestamp=now.isoformat(),
+              duration=_arm_duration(now - datetime.fromisoformat(op["started"])))
+    if status_code is not None:
+        op["statusCode"] = status_code
+    if message is not None:
+        op["statusMessage"] = message
+
+
+def _arm_duration(elapsed: timedelta) -> str:
+    """A duration as ARM writes deployments' (.NET's TimeSpan: PT1M17.2493543S). The fraction matters:
+    an operation's start is its timestamp less its duration, so whole seconds would hide which of
+    two operations came first."""
+    ticks = max(0, elapsed // timedelta(microseconds=1)) * 10  # .NET ticks are 100 ns
+    days, ticks = divmod(ticks, 864_000_000_000)
+    hours, ticks = divmod(ticks, 36_000_000_000)
+    minutes, ticks = divmod(ticks, 600_000_000)
+    seconds, fraction = divmod(ticks, 10_000_000)
+    date = f"{days}D" if days else ""
+    clock = (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "")
+    if seconds or fraction:
+        clock += f"{seconds}.{fraction:07d}".rstrip("0").rstrip(".") + "S"
+    if not (date or clock):
+        return "PT0S"
+    return f"P{date}T{clock}" if clock else f"P{date}"
 
 
 def _render_operation(deployment_id: str, op: dict[str, Any]) -> dict[str, Any]:

@@ -82,7 +82,10 @@ class ParameterValues:
     def __init__(self, definitions: Mapping[str, ParameterDefinition], supplied: Json, scope: Scope,
                  deployment: Mapping[str, Json]) -> None:
         self._definitions = definitions
-        self._supplied = _supplied_values(definitions, supplied)
+        try:
+            self._supplied = _supplied_values(definitions, supplied)
+        except TemplateError as error:
+            raise error.in_given_values() from None
         # Defaults see other parameters, the scope and deployment(); never variables or resources.
         self._default_context = EvaluationContext(scope=scope, deployment=deployment, parameter=self.get)
         self._values: dict[str, Json] = {}
@@ -121,7 +124,10 @@ class ParameterValues:
     def _resolve(self, definition: ParameterDefinition) -> Json:
         key = definition.name.lower()
         if key in self._supplied:
-            return _checked_value(definition, self._supplied[key])
+            try:
+                return _checked_value(definition, self._supplied[key])
+            except TemplateError as error:
+                raise error.in_given_values() from None
         if "defaultValue" not in definition.definition:
             raise invalid_deployment(f"The value for the template parameter '{definition.name}' at "
                                      f"'{definition.path}' is not provided. {_PARAMETER_FILE_HELP}", definition.path)

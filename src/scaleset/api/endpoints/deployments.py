@@ -14,10 +14,19 @@ from scaleset.api.app import ArmRequest
 from scaleset.api.endpoints.paths import GROUP
 from scaleset.api.responses import json_response, lro_headers
 from scaleset.api.router import Router
+from scaleset.model import resource_ids
+from scaleset.service.deployments import TYPE
 from scaleset.service.errors import ArmError
+from scaleset.service.network import NETWORK_TYPES
 from scaleset.templates import Plan, Scope, TemplateError, prepare
 
 DEPLOYMENTS = GROUP + "/providers/Microsoft.Resources/deployments"
+# The resource types this server's API creates, lower-cased: a template naming any other is refused
+# before anything is deployed, rather than failing halfway with some of its resources made.
+DEPLOYABLE_TYPES = frozenset({resource_ids.SCALE_SET_TYPE.lower()}
+                             | {canonical.lower() for canonical, _ in NETWORK_TYPES.values()}
+                             | {f"{canonical}/{child}".lower() for canonical, children in NETWORK_TYPES.values()
+                                for child in children})
 # ARM also answers the older path without the provider segment; az's `deployment operation` uses it.
 LEGACY_DEPLOYMENTS = GROUP + "/deployments"
 
@@ -70,8 +79,8 @@ def _plan(req: ArmRequest) -> tuple[Plan, dict[str, Any]]:
     try:
         plan = prepare(template, parameters, scope)
     except TemplateError as error:
-        raise ArmError(400, error.code, error.message,
-                       target=_prefixed(error.target)) from None
+        raise ArmError(400, error.code, error.message, target=error.deployment_target) from None
+    _check_providers(plan)
     recorded = {"templateHash": _template_hash(template), "parameters": plan.parameters, "mode": "Incremental",
                 "providers": _providers(plan), "dependencies": _dependencies(plan)}
     return plan, recorded
@@ -92,9 +101,6 @@ async def put_deployment(req: ArmRequest) -> Response:
 async def validate_deployment(req: ArmRequest) -> Response:
     sub, group, name = _names(req)
     plan, recorded = _plan(req)
-    from scaleset.model import resource_ids
-    from scaleset.service.deployments import TYPE
-
     return json_response({
         "id": resource_ids.resource_id(sub, group, TYPE, name), "name": name, "type": TYPE,
         "properties": {**recorded, "provisioningState": "Succeeded",
@@ -139,8 +145,15 @@ async def get_operation(req: ArmRequest) -> Response:
     raise ArmError(404, "DeploymentOperationNotFound", f"Deployment operation '{req.param('operation')}' could not be found.")
 
 
-def _prefixed(target: str | None) -> str:
-    return f"properties.template.{target}" if target else "properties.template"
+def _check_providers(plan: Plan) -> None:
+    for resource in plan.resources:
+        if resource.condition and resource.type.lower() not in DEPLOYABLE_TYPES:
+            raise ArmError(400, "NoRegisteredProviderFound",
+                           f"No registered resource provider found for type '{resource.type}' and api version "
+                           f"'{resource.api_version}'. This server deploys Microsoft.Compute/virtualMachineScaleSets "
+                           "and Microsoft.Network load balancers, virtual networks, public IP addresses and network "
+                           "security groups, with their child resources.",
+                           target=f"properties.template.{resource.path}.type")
 
 
 def _template_hash(template: dict[str, Any]) -> str:
