@@ -24,7 +24,7 @@ async def test_create_starts_the_machine_on_its_image(kit: Kit) -> None:
     status = await kit.driver.status(spec.key)
     assert status.power_state is PowerState.RUNNING
     assert status.image_urn == urn("1.0.0")
-    assert kit.driver.endpoint(spec.key) == spec.private_ip
+    assert await kit.driver.endpoint(spec.key, 8080) == (spec.private_ip, 8080)
 
 
 async def test_create_twice_is_one_machine(kit: Kit) -> None:

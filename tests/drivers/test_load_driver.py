@@ -29,5 +29,5 @@ async def test_sim_runs_on_the_given_clock(tmp_path: Path) -> None:
 
 
 def test_an_unknown_driver_names_the_choices(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="process, sim"):
+    with pytest.raises(ValueError, match="process, qemu, sim"):
         load_driver("vmware", data_dir=tmp_path, clock=VirtualClock())

@@ -93,7 +93,7 @@ async def test_a_new_driver_on_the_same_root_adopts_the_machine(pkit: Kit) -> No
     adopter = ProcessDriver(pkit.driver.root, stop_timeout=2.0)
     status = await adopter.status(spec.key)
     assert (status.power_state, status.image_urn) == (PowerState.RUNNING, urn("1.0.0"))
-    assert adopter.endpoint(spec.key) == spec.private_ip
+    assert await adopter.endpoint(spec.key, 80) == (spec.private_ip, 80)
     await adopter.stop(spec.key)
     assert await app_refuses(spec.private_ip)
     await adopter.start(spec.key)

@@ -215,7 +215,7 @@ async def test_a_new_driver_on_the_same_root_adopts_the_machines(tmp_path: Path)
     status = await second.status(spec.key)
     assert (status.power_state, status.image_urn) == (PowerState.RUNNING, spec.image.urn)
     assert [e.state for e in status.extensions] == [ExtensionState.SUCCEEDED]
-    assert second.endpoint(spec.key) == spec.private_ip
+    assert await second.endpoint(spec.key, 80) == (spec.private_ip, 80)
     assert second.data_disk(spec.key, 0) == {"file": "kept"}
     assert second.healthy(spec.key) is False
     await second.stop(spec.key)

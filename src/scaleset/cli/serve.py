@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from scaleset.drivers.vm_host import VmOptions
 from scaleset.service.context import Settings
 
 
@@ -20,7 +21,17 @@ from scaleset.service.context import Settings
 @click.option("--data-dir", default="./.scaleset", show_default=True, type=click.Path(path_type=Path),
               help="Where the database, images, machines, keys and certificates live.")
 @click.option("--db", default=None, help="SQLAlchemy URL of the store (default: SQLite in the data dir; postgresql://... works).")
-@click.option("--driver", type=click.Choice(["process", "sim"]), default="process", show_default=True)
+@click.option("--driver", type=click.Choice(["process", "qemu", "sim"]), default="process", show_default=True,
+              help="What machines are: local processes, QEMU virtual machines, or simulated.")
+@click.option("--vm-accel", type=click.Choice(["auto", "kvm", "tcg"]), default="auto", show_default=True,
+              help="qemu: KVM, the TCG emulator, or KVM only where it really works.")
+@click.option("--vm-size-profile", type=click.Choice(["azure", "tiny"]), default="azure", show_default=True,
+              help="qemu: VM sizes per SKU as in Azure, or 1 vCPU and 128 MiB for every SKU (test images).")
+@click.option("--vm-memory", type=click.IntRange(64, 1 << 20), default=None, metavar="MIB",
+              help="qemu: memory of every VM in MiB, whatever its SKU.")
+@click.option("--vm-cpus", type=click.IntRange(1, 256), default=None, help="qemu: vCPUs of every VM, whatever its SKU.")
+@click.option("--vm-max-booting", type=click.IntRange(1, 10000), default=None,
+              help="qemu: at most this many VMs boot at once [default: 2 per core].")
 @click.option("--tls-cert", type=click.Path(exists=True, path_type=Path), help="PEM certificate to serve HTTPS with.")
 @click.option("--tls-key", type=click.Path(exists=True, path_type=Path), help="PEM private key of --tls-cert.")
 @click.option("--tls-self-signed", is_flag=True, help="Serve HTTPS with a certificate of our own CA (<data-dir>/ca.pem).")
@@ -46,8 +57,15 @@ from scaleset.service.context import Settings
 def serve(host: str, port: int, data_dir: Path, db: str | None, driver: str, tls_cert: Path | None, tls_key: Path | None,
           tls_self_signed: bool, tokens: tuple[str, ...], page_size: int, retry_after_ms: int, status_interval: float,
           address_block: int | None, health_wait: str, history_keep: int, history_window: str, probe_interval: float | None,
-          eligible_images: tuple[str, ...], default_location: str, log_level: str) -> None:
+          eligible_images: tuple[str, ...], default_location: str, log_level: str, vm_accel: str, vm_size_profile: str,
+          vm_memory: int | None, vm_cpus: int | None, vm_max_booting: int | None) -> None:
     """Start the control plane: the ARM API and the reconciler."""
+    from scaleset.drivers.vm_host import INSTALL_HINT, Sizing, missing_tools
+
+    if driver == "qemu" and (missing := missing_tools()):
+        raise click.UsageError(f"--driver qemu needs {', '.join(missing)} on PATH; install them with: {INSTALL_HINT}")
+    vm = VmOptions(accel=vm_accel, sizing=Sizing(vm_size_profile, vcpus=vm_cpus, memory_mib=vm_memory),
+                   max_booting=vm_max_booting)
     if bool(tls_cert) != bool(tls_key):
         raise click.UsageError("--tls-cert and --tls-key go together.")
     if tls_cert and tls_self_signed:
@@ -67,7 +85,7 @@ def serve(host: str, port: int, data_dir: Path, db: str | None, driver: str, tls
                         eligible_images=_eligible(eligible_images))
     accepted = list(tokens) or [_generated_token(data_dir)]
     asyncio.run(_serve(host=host, port=port, data_dir=data_dir, db=db, driver_name=driver, tls_cert=tls_cert, tls_key=tls_key,
-                       tls_self_signed=tls_self_signed, tokens=accepted, settings=settings, log_level=log_level))
+                       tls_self_signed=tls_self_signed, tokens=accepted, settings=settings, log_level=log_level, vm=vm))
 
 
 def _eligible(given: tuple[str, ...]):  # type: ignore[no-untyped-def]
@@ -98,7 +116,8 @@ def _generated_token(data_dir: Path) -> str:
 
 
 async def _serve(*, host: str, port: int, data_dir: Path, db: str | None, driver_name: str, tls_cert: Path | None,
-                 tls_key: Path | None, tls_self_signed: bool, tokens: list[str], settings: Settings, log_level: str) -> None:
+                 tls_key: Path | None, tls_self_signed: bool, tokens: list[str], settings: Settings, log_level: str,
+                 vm: VmOptions) -> None:
     import uvicorn
 
     from scaleset.api.app import create_app
@@ -116,7 +135,7 @@ async def _serve(*, host: str, port: int, data_dir: Path, db: str | None, driver
         tls_cert, tls_key, ca = files.cert, files.key, files.ca
     clock = RealClock()
     database = Database(db or sqlite_url(data_dir / "scaleset.db"))
-    plane = ControlPlane(db=database, driver=load_driver(driver_name, data_dir=data_dir, clock=clock),
+    plane = ControlPlane(db=database, driver=load_driver(driver_name, data_dir=data_dir, clock=clock, vm=vm),
                          data_dir=data_dir, clock=clock, settings=settings)
     await plane.start()
     app = create_app(plane, StaticTokens(tokens))

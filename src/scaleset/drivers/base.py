@@ -11,9 +11,20 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import httpx
+
+    from scaleset.clock import Clock
+    from scaleset.health.answers import ProbeAnswer
+    from scaleset.health.probe_spec import ProbeSpec
+
+# Given the local port of a TCP connection just made to a machine, whether the machine itself took it.
+AcceptCheck = Callable[[int], Awaitable[bool]]
 
 
 class DriverError(Exception):
@@ -67,6 +78,8 @@ class InstanceSpec:
     private_ip: str
     image: ImageArtifact
     custom_data: bytes | None = None  # decoded osProfile.customData
+    sku: str = ""  # the scale set's SKU name: drivers that size machines read it
+    ports: tuple[int, ...] = ()  # machine ports the host must reach: the health probe's, the load balancer's
     data_disk_luns: tuple[int, ...] = ()
     extensions: tuple[ExtensionSpec, ...] = ()  # in model order; drivers honour provision_after
     # The caller's number for this (re)image. A reimage carrying the generation the machine already
@@ -138,8 +151,28 @@ class Driver(abc.ABC):
     async def status(self, key: str) -> InstanceStatus: ...
 
     @abc.abstractmethod
-    def endpoint(self, key: str) -> str:
-        """The host address a health probe connects to."""
+    async def endpoint(self, key: str, port: int) -> tuple[str, int]:
+        """The host address and port where a connection to the machine's `port` lands.
+
+        Raises DriverError when the machine has none (it does not exist, or does not run).
+        """
+
+    def tcp_accept_check(self, key: str, port: int) -> AcceptCheck | None:
+        """How a TCP probe learns the machine accepted its connection, when a completed connect
+        does not prove it (a port forwarder accepts on the machine's behalf). None: it does."""
+        return None
+
+    async def probe(self, key: str, spec: ProbeSpec, *, client: httpx.AsyncClient | None = None,
+                    clock: Clock | None = None) -> ProbeAnswer:
+        """One health probe of the machine as `spec` says; never raises for what the machine does."""
+        from scaleset.health.probing import probe_once, unreachable
+
+        try:
+            host, port = await self.endpoint(key, spec.port)
+        except DriverError as error:
+            return unreachable(str(error), clock)
+        return await probe_once(host, spec, port=port, client=client, clock=clock,
+                                accepted=self.tcp_accept_check(key, spec.port))
 
     async def close(self) -> None:
         """Release what the driver holds in this process; machines keep running."""

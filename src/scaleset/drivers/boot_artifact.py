@@ -1,4 +1,4 @@
-"""The process driver's image artifact: a directory with an executable `boot` at its top.
+"""Image artifacts that are file trees, and the process driver's one: a directory with an executable `boot` at its top.
 
 Uploaded as a directory or a tarball (.tar.gz; other tar compressions work too), either with
 `boot` at the top or with a single top-level directory holding it. Unpacking refuses anything
@@ -14,6 +14,7 @@ import shutil
 import stat
 import tarfile
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from scaleset.drivers.base import InvalidArtifact
@@ -21,6 +22,15 @@ from scaleset.drivers.base import InvalidArtifact
 
 def unpack_boot_artifact(upload: Path, dest: Path) -> None:
     """Unpack `upload` into the empty directory `dest` and check it; blocking.
+
+    On InvalidArtifact `dest` is left empty.
+    """
+    unpack_tree(upload, dest, top="boot", check=_check_boot)
+
+
+def unpack_tree(upload: Path, dest: Path, *, top: str, check: Callable[[Path], None]) -> None:
+    """Unpack a directory or tarball into `dest`, hoisting a single top-level directory that holds
+    `top`, then `check(dest)`; blocking. Shared by the drivers whose artifacts are file trees.
 
     On InvalidArtifact `dest` is left empty.
     """
@@ -32,10 +42,10 @@ def unpack_boot_artifact(upload: Path, dest: Path) -> None:
             _extract_tar(upload, dest)
         else:
             raise InvalidArtifact(f"{upload.name}: no such file or directory")
-        _hoist_single_directory(dest)
-        _check_boot(dest)
+        _hoist_single_directory(dest, top)
+        check(dest)
     except InvalidArtifact:
-        _empty(dest)
+        empty_directory(dest)
         raise
 
 
@@ -88,9 +98,9 @@ def _copy_tree(upload: Path, dest: Path) -> None:
     shutil.copytree(upload, dest, symlinks=True, dirs_exist_ok=True)
 
 
-def _hoist_single_directory(dest: Path) -> None:
+def _hoist_single_directory(dest: Path, top: str) -> None:
     entries = list(dest.iterdir())
-    if (dest / "boot").exists() or len(entries) != 1:
+    if (dest / top).exists() or len(entries) != 1:
         return
     inner = entries[0]
     if inner.is_symlink() or not inner.is_dir():
@@ -114,7 +124,7 @@ def _check_boot(dest: Path) -> None:
         raise InvalidArtifact("'boot' is not executable (chmod +x boot)")
 
 
-def _empty(dest: Path) -> None:
+def empty_directory(dest: Path) -> None:
     for child in dest.iterdir():
         if child.is_dir() and not child.is_symlink():
             shutil.rmtree(child)

@@ -35,6 +35,7 @@ _APPLICATION_HEALTH = {
 }
 _OUTPUT_TAIL = 2000
 INTERRUPTED = "interrupted: the machine stopped before the extension finished"
+CYCLE = "provisionAfterExtensions forms a cycle through this extension; it did not run"
 
 
 @dataclass
@@ -73,24 +74,61 @@ def provision_order(extensions: list[dict[str, Any]]) -> tuple[list[dict[str, An
     return ordered, []
 
 
+def is_custom_script(spec: dict[str, Any]) -> bool:
+    return _kind(spec) in _CUSTOM_SCRIPT
+
+
+def not_run_outcome(spec: dict[str, Any], driver: str) -> Outcome:
+    """What an extension that is not a CustomScript reports: machines run nothing for it."""
+    if _kind(spec) in _APPLICATION_HEALTH:
+        return ExtensionState.SUCCEEDED, "Application health settings recorded; the control plane probes them"
+    return ExtensionState.SUCCEEDED, f"{spec.get('publisher')}.{spec.get('type')} recorded but not executed by the {driver} driver"
+
+
+def custom_script_config(spec: dict[str, Any], protected: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """A CustomScript's settings merged with its protected ones, and its fileUris.
+
+    Raises ValueError when fileUris is not a list of URLs.
+    """
+    config = {**(spec.get("settings") or {}), **protected}
+    uris = config.get("fileUris") or []
+    if not isinstance(uris, list) or not all(isinstance(uri, str) for uri in uris):
+        raise ValueError("fileUris must be a list of URLs")
+    return config, uris
+
+
+def custom_script_program(config: dict[str, Any]) -> tuple[str | None, bytes]:
+    """(commandToExecute, b"") or (None, the decoded script): what a CustomScript runs.
+
+    `script` wins over `commandToExecute`, as in Azure. Raises ValueError naming what is wrong.
+    """
+    command, script = config.get("commandToExecute"), config.get("script")
+    if script:
+        try:
+            return None, decode_script(script)
+        except ValueError as exc:
+            raise ValueError(f"script is not base64 (optionally gzipped): {exc}") from None
+    if isinstance(command, str) and command:
+        return command, b""
+    raise ValueError("neither commandToExecute nor script is set")
+
+
+def _kind(spec: dict[str, Any]) -> tuple[str, str]:
+    return str(spec.get("publisher", "")).lower(), str(spec.get("type", "")).lower()
+
+
 def run_extension(run: ExtensionRun) -> Outcome | None:
     """The extension's final state and message, or None if the machine stopped meanwhile."""
-    kind = (str(run.spec.get("publisher", "")).lower(), str(run.spec.get("type", "")).lower())
-    if kind in _CUSTOM_SCRIPT:
+    if is_custom_script(run.spec):
         return _custom_script(run)
-    if kind in _APPLICATION_HEALTH:
-        return ExtensionState.SUCCEEDED, "Application health settings recorded; the control plane probes them"
-    return (
-        ExtensionState.SUCCEEDED,
-        f"{run.spec.get('publisher')}.{run.spec.get('type')} recorded but not executed by the process driver",
-    )
+    return not_run_outcome(run.spec, "process")
 
 
 def _custom_script(run: ExtensionRun) -> Outcome | None:
-    config = {**(run.spec.get("settings") or {}), **run.protected}
-    uris = config.get("fileUris") or []
-    if not isinstance(uris, list) or not all(isinstance(uri, str) for uri in uris):
-        return ExtensionState.FAILED, "fileUris must be a list of URLs"
+    try:
+        config, uris = custom_script_config(run.spec, run.protected)
+    except ValueError as error:
+        return ExtensionState.FAILED, str(error)
     downloads = run.workdir / "download"
     shutil.rmtree(downloads, ignore_errors=True)
     downloads.mkdir(parents=True)
@@ -98,29 +136,26 @@ def _custom_script(run: ExtensionRun) -> Outcome | None:
         if run.should_stop():
             return None
         try:
-            _download(uri, downloads, timeout=run.download_timeout)
+            download(uri, downloads, timeout=run.download_timeout)
         except Exception as exc:  # noqa: BLE001 - any failure is the extension's failure, reported
-            return ExtensionState.FAILED, f"failed to download {redact_url(uri)}: {_reason(exc)}"
+            return ExtensionState.FAILED, download_failure(uri, exc)
 
-    command, script = config.get("commandToExecute"), config.get("script")
-    if script:
-        try:
-            script_bytes = _decode_script(script)
-        except ValueError as exc:
-            return ExtensionState.FAILED, f"script is not base64 (optionally gzipped): {exc}"
+    try:
+        command, script_bytes = custom_script_program(config)
+    except ValueError as exc:
+        return ExtensionState.FAILED, str(exc)
+    if command is None:
         # Through a pipe, not a file: the script may come from protected settings.
         argv, stdin = ["/bin/sh", "-s"], subprocess.PIPE
-    elif isinstance(command, str) and command:
-        argv, stdin, script_bytes = ["/bin/sh", "-c", command], subprocess.DEVNULL, b""
     else:
-        return ExtensionState.FAILED, "neither commandToExecute nor script is set"
+        argv, stdin = ["/bin/sh", "-c", command], subprocess.DEVNULL
 
     output = run.workdir / "output.log"
     with open(output, "wb") as out:
         proc = run.spawn(argv, cwd=downloads, env=run.env, stdin=stdin, stdout=out, stderr=subprocess.STDOUT)
     if proc is None:
         return None
-    if script:
+    if command is None:
         assert proc.stdin is not None
         try:
             proc.stdin.write(script_bytes)
@@ -148,7 +183,7 @@ def settle_interrupted(statuses: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def _download(uri: str, dest: Path, *, timeout: float) -> None:
+def download(uri: str, dest: Path, *, timeout: float) -> Path:
     import urllib.request  # only extensions with files pay for importing http and ssl
 
     parts = urlsplit(uri)
@@ -157,6 +192,11 @@ def _download(uri: str, dest: Path, *, timeout: float) -> None:
     name = Path(unquote(parts.path)).name or "download"
     with urllib.request.urlopen(uri, timeout=timeout) as response, open(dest / name, "wb") as f:
         shutil.copyfileobj(response, f)
+    return dest / name
+
+
+def download_failure(uri: str, exc: Exception) -> str:
+    return f"failed to download {redact_url(uri)}: {_reason(exc)}"
 
 
 def redact_url(uri: str) -> str:
@@ -177,7 +217,7 @@ def _reason(exc: Exception) -> str:
     return str(exc) or type(exc).__name__
 
 
-def _decode_script(script: str) -> bytes:
+def decode_script(script: str) -> bytes:
     data = base64.b64decode(script, validate=True)
     return gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
 

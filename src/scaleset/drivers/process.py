@@ -118,13 +118,14 @@ class ProcessDriver(Driver):
         # Small files and /proc only: cheap enough to read on the event loop.
         return _read_status(self._machine(key))
 
-    def endpoint(self, key: str) -> str:
+    async def endpoint(self, key: str, port: int) -> tuple[str, int]:
+        # Each machine has a loopback address of its own: its apps bind their ports there directly.
         if key not in self._endpoints:
             spec = read_json(self._machine(key).spec)
             if spec is None:
                 raise DriverError(f"no machine {key!r}")
             self._endpoints[key] = spec["private_ip"]
-        return self._endpoints[key]
+        return self._endpoints[key], port
 
     async def close(self) -> None:
         self._locks.clear()

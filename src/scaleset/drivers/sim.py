@@ -25,6 +25,8 @@ from scaleset.drivers.base import (
 from scaleset.drivers.machine_dir import read_json, write_json_atomic
 from scaleset.drivers.sim_image import SimImage, install_sim_image
 from scaleset.drivers.spec_json import spec_from_document, spec_to_document
+from scaleset.health.answers import ProbeAnswer
+from scaleset.health.probe_spec import ProbeSpec
 
 OPERATIONS = frozenset({"create", "reimage", "start", "stop", "deallocate", "delete"})
 _INTERRUPTED = "interrupted: the machine stopped before the extension finished"
@@ -136,8 +138,15 @@ class SimDriver(Driver):
             return InstanceStatus(PowerState.UNKNOWN)
         return InstanceStatus(machine.power, machine.urn, machine.extensions)
 
-    def endpoint(self, key: str) -> str:
-        return self._existing(key).spec.private_ip
+    async def endpoint(self, key: str, port: int) -> tuple[str, int]:
+        return self._existing(key).spec.private_ip, port
+
+    async def probe(self, key: str, spec: ProbeSpec, *, client: Any = None, clock: Clock | None = None) -> ProbeAnswer:
+        # The simulator has no network: its machines say how they would answer.
+        ok = self.healthy(key)
+        return ProbeAnswer(at=(clock or self._clock).now(), ok=ok, status_code=200 if ok else 503, latency_ms=0.0,
+                           error=None if ok else "HTTP 503",
+                           app_state=("Healthy" if ok else "Unhealthy") if spec.rich else None)
 
     async def close(self) -> None:
         self.snapshot()

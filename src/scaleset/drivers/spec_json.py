@@ -23,6 +23,8 @@ def spec_to_document(spec: InstanceSpec) -> dict[str, Any]:
         "custom_data": base64.b64encode(spec.custom_data).decode() if spec.custom_data is not None else None,
         "data_disk_luns": list(spec.data_disk_luns),
         "generation": spec.generation,
+        "sku": spec.sku,
+        "ports": list(spec.ports),
         "extensions": [
             {
                 "name": e.name,
@@ -49,6 +51,8 @@ def spec_from_document(document: dict[str, Any]) -> InstanceSpec:
         custom_data=base64.b64decode(custom_data) if custom_data is not None else None,
         data_disk_luns=tuple(document["data_disk_luns"]),
         generation=int(document.get("generation", 0)),
+        sku=str(document.get("sku", "")),
+        ports=tuple(document.get("ports", ())),
         extensions=tuple(
             ExtensionSpec(**{**e, "provision_after": tuple(e["provision_after"])}) for e in document["extensions"]
         ),

@@ -35,6 +35,7 @@ from typing import Any
 from scaleset.drivers import procfs
 from scaleset.drivers.base import ExtensionState
 from scaleset.drivers.guest_extensions import (
+    CYCLE,
     ExtensionRun,
     provision_order,
     run_extension,
@@ -175,7 +176,7 @@ class Supervisor:
     def _run_extensions(self, spec: dict[str, Any], env: dict[str, str]) -> None:
         ordered, cyclic = provision_order(spec["extensions"])
         for ext in cyclic:
-            message = "provisionAfterExtensions forms a cycle through this extension; it did not run"
+            message = CYCLE
             self._set_extension(ext["name"], ExtensionState.FAILED, message)
         for ext in ordered:
             if self._should_stop():

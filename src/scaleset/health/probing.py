@@ -35,10 +35,11 @@ import time
 import httpx
 
 from scaleset.clock import Clock, RealClock
+from scaleset.drivers.base import AcceptCheck
 from scaleset.health.answers import AppState, ProbeAnswer
 from scaleset.health.probe_spec import ProbeSpec
 
-__all__ = ["ProbeAnswer", "probe_client", "probe_once"]
+__all__ = ["ProbeAnswer", "probe_client", "probe_once", "unreachable"]
 
 # A health body is a few bytes; reading more only lets a misbehaving app cost us memory.
 MAX_BODY_BYTES = 64 * 1024
@@ -80,27 +81,32 @@ async def probe_once(
     host: str,
     spec: ProbeSpec,
     *,
+    port: int | None = None,
     timeout: float = 2.0,
     client: httpx.AsyncClient | None = None,
     clock: Clock | None = None,
+    accepted: AcceptCheck | None = None,
 ) -> ProbeAnswer:
     """Probe `host` once as `spec` says; never raises for anything the instance does.
 
-    `timeout` bounds the whole probe (connect, TLS, request, body). `client` should come from
-    `probe_client()` and be shared; without one, a client is made and closed for this probe alone.
-    `clock` stamps the answer; latency is always measured in real time, as it is real IO.
+    `port` is where the instance's `spec.port` is reached from here (a forwarded port), by default
+    that port itself. `timeout` bounds the whole probe (connect, TLS, request, body). `client`
+    should come from `probe_client()` and be shared; without one, a client is made and closed for
+    this probe alone. `clock` stamps the answer; latency is always measured in real time, as it is
+    real IO. `accepted` confirms a TCP connection reached the instance itself (see Driver).
     """
     clock = clock or _REAL_CLOCK
+    port = spec.port if port is None else port
     started = time.perf_counter()
     try:
         async with asyncio.timeout(timeout):
             if spec.protocol == "tcp":
-                await _tcp(host, spec.port)
+                await _tcp(host, port, accepted)
                 # A listener that took the connection is all a TCP probe can learn; for rich
                 # health that is the application's way of saying Healthy.
                 judged: _Judged = (True, None, None, "Healthy" if spec.rich else None)
             else:
-                judged = await _http(host, spec, timeout, client)
+                judged = await _http(host, port, spec, timeout, client)
     except (TimeoutError, httpx.TimeoutException):
         judged = (False, None, f"timeout after {float(timeout)} s", None)
     except (OSError, httpx.HTTPError) as exc:
@@ -117,22 +123,29 @@ async def probe_once(
     )
 
 
-async def _tcp(host: str, port: int) -> None:
+def unreachable(reason: str, clock: Clock | None = None) -> ProbeAnswer:
+    """The answer of a probe that had nowhere to go (the machine has no address for the port)."""
+    return ProbeAnswer(at=(clock or _REAL_CLOCK).now(), ok=False, error=reason)
+
+
+async def _tcp(host: str, port: int, accepted: AcceptCheck | None) -> None:
     loop = asyncio.get_running_loop()
     family = socket.AF_INET6 if _is_ipv6(host) else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setblocking(False)
         await loop.sock_connect(sock, (host.strip("[]"), port))
+        if accepted is not None and not await accepted(sock.getsockname()[1]):
+            raise ConnectionError("the port is forwarded but the machine did not accept the connection")
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
     finally:
         sock.close()
 
 
 async def _http(
-    host: str, spec: ProbeSpec, timeout: float, client: httpx.AsyncClient | None
+    host: str, port: int, spec: ProbeSpec, timeout: float, client: httpx.AsyncClient | None
 ) -> _Judged:
-    url = f"{spec.protocol}://{_url_host(host)}:{spec.port}{spec.request_path or '/'}"
+    url = f"{spec.protocol}://{_url_host(host)}:{port}{spec.request_path or '/'}"
     if client is None:
         async with probe_client(max_connections=1) as own:
             return await _get(own, url, spec, timeout)

@@ -20,7 +20,7 @@ from scaleset.clock import every
 from scaleset.health.answers import ProbeAnswer
 from scaleset.health.default_health import default_verdict
 from scaleset.health.probe_spec import ProbeSpec
-from scaleset.health.probing import probe_client, probe_once
+from scaleset.health.probing import probe_client
 from scaleset.health.sources import probe_spec_for
 from scaleset.health.tracker import HealthTracker
 from scaleset.health.verdicts import HealthState, Verdict
@@ -135,25 +135,19 @@ class HealthMonitor:
             # The server may probe more often than the probe says (tests and demos shorten every wait).
             interval = self.ctx.settings.probe_interval or spec.interval_seconds
             watched.next_probe = now + timedelta(seconds=interval)
-            task = asyncio.create_task(self._probe(watched, row.machine_key, row.private_ip, spec))
+            task = asyncio.create_task(self._probe(watched, row.machine_key, spec))
             self._probes.add(task)
             task.add_done_callback(self._probes.discard)
 
-    async def _probe(self, watched: _Watched, machine_key: str, address: str, spec: ProbeSpec) -> None:
+    async def _probe(self, watched: _Watched, machine_key: str, spec: ProbeSpec) -> None:
         try:
-            answer = await self._answer(machine_key, address, spec)
+            answer = await self._answer(machine_key, spec)
             if watched.tracker is not None:
                 watched.verdict = watched.tracker.observe(answer)
         finally:
             watched.probing = False
 
-    async def _answer(self, machine_key: str, address: str, spec: ProbeSpec) -> ProbeAnswer:
-        simulated = getattr(self.ctx.driver, "healthy", None)
-        if simulated is not None:
-            # The simulator has no network: its machines say how they would answer.
-            ok = bool(simulated(machine_key))
-            return ProbeAnswer(at=self.ctx.clock.now(), ok=ok, status_code=200 if ok else 503, latency_ms=0.0,
-                               error=None if ok else "HTTP 503", app_state=("Healthy" if ok else "Unhealthy") if spec.rich else None)
+    async def _answer(self, machine_key: str, spec: ProbeSpec) -> ProbeAnswer:
         if self._client is None:
             self._client = probe_client()
-        return await probe_once(address, spec, client=self._client, clock=self.ctx.clock)
+        return await self.ctx.driver.probe(machine_key, spec, client=self._client, clock=self.ctx.clock)

@@ -75,6 +75,27 @@ class NetworkResources:
 
 def find_probe(conn: sa.Connection, probe_id: str) -> dict[str, Any] | None:
     """The probe a healthProbe id names, or None when it does not resolve."""
+    found = _probe_and_balancer(conn, probe_id)
+    return found[0] if found else None
+
+
+def backend_ports(conn: sa.Connection, probe_id: str) -> tuple[int, ...]:
+    """The backend ports of the load-balancing rules beside the probe a healthProbe id names:
+    the ports the app serves on each instance."""
+    found = _probe_and_balancer(conn, probe_id)
+    if found is None:
+        return ()
+    rules = (found[1].get("properties") or {}).get("loadBalancingRules") or []
+    ports = []
+    for rule in rules:
+        try:
+            ports.append(int((rule.get("properties") or {}).get("backendPort")))
+        except (TypeError, ValueError):
+            continue
+    return tuple(sorted(set(ports)))
+
+
+def _probe_and_balancer(conn: sa.Connection, probe_id: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
     try:
         parts = resource_ids.parse(probe_id)
     except ValueError:
@@ -88,7 +109,7 @@ def find_probe(conn: sa.Connection, probe_id: str) -> dict[str, Any] | None:
         return None
     for probe in (row.body.get("properties") or {}).get("probes") or []:
         if str(probe.get("name", "")).lower() == child[1].lower():
-            return probe
+            return probe, row.body
     return None
 
 

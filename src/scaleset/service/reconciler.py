@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from scaleset.clock import every
+from scaleset.health.sources import probe_spec_for
 from scaleset.drivers.base import ExtensionSpec, ExtensionState, ImageArtifact, InstanceSpec, InstanceStatus, PowerState
 from scaleset.images import catalog
 from scaleset.images.artifacts import ArtifactStore
@@ -24,6 +25,7 @@ from scaleset.model.scale_set import ScaleSetModel
 from scaleset.service import bodies, operations
 from scaleset.service.context import Context
 from scaleset.service.intents import instance_computer_name
+from scaleset.service.network import backend_ports, find_probe
 from scaleset.store.tables import instances, scale_sets
 
 log = logging.getLogger(__name__)
@@ -156,9 +158,10 @@ class Reconciler:
             scale_set = conn.execute(sa.select(scale_sets).where(scale_sets.c.key == row.scale_set_key)).one()
             ref = ImageReference.from_urn(row.pending_image)
             image = catalog.find(conn, scale_set.location, ref)
+            model = ScaleSetModel.from_body(scale_set.name, scale_set.body)
+            ports = _machine_ports(conn, scale_set.body, model)
         if image is None:
             raise RuntimeError(f"image {ref.urn} is no longer in the catalogue")
-        model = ScaleSetModel.from_body(scale_set.name, scale_set.body)
         secrets: bodies.Secrets = self.ctx.secrets.decrypt(scale_set.secrets) if scale_set.secrets else {}
         protected = secrets.get("protectedSettings") or {}
         spec = InstanceSpec(
@@ -169,6 +172,8 @@ class Reconciler:
             private_ip=row.private_ip,
             image=ImageArtifact(urn=ref.urn, path=self.artifacts.path(image.artifact)),
             custom_data=model.custom_data,
+            sku=model.sku_name,
+            ports=ports,
             data_disk_luns=model.data_disk_luns,
             extensions=tuple(
                 ExtensionSpec(name=e.name, publisher=e.publisher, type=e.type, type_handler_version=e.type_handler_version,
@@ -237,3 +242,15 @@ class Reconciler:
 
 def _extensions_json(status: InstanceStatus) -> list[dict[str, str]]:
     return [{"name": e.name, "state": str(e.state), "message": e.message} for e in status.extensions]
+
+
+def _machine_ports(conn: sa.Connection, body: dict[str, Any], model: ScaleSetModel) -> tuple[int, ...]:
+    """The ports of a machine the host must reach: its health probe's and its load balancer's backends."""
+    ports = set(backend_ports(conn, model.health_probe_id)) if model.health_probe_id else set()
+    try:
+        probe = probe_spec_for(bodies.extensions(body), find_probe(conn, model.health_probe_id) if model.health_probe_id else None)
+    except ValueError:
+        probe = None  # a malformed probe is reported by the health monitor
+    if probe is not None:
+        ports.add(probe.port)
+    return tuple(sorted(ports))

@@ -1,0 +1,546 @@
+"""The qemu driver: a machine is a QEMU virtual machine, its OS disk a qcow2 overlay on the image.
+
+Each VM lives in `<root>/<key>/` (see `VmDir`). QEMU runs daemonized, so VMs outlive the server;
+everything needed to act on one again is in its directory (the spec, the pid with its start time,
+the forwarded ports) and its QMP socket, so a new driver on the same root adopts every VM.
+
+- Reimage = graceful stop, a new overlay on the target image's base, start: data disks (raw ext4
+  images made on the host, labelled `data<lun>`) stay. Provisioning (custom data, extensions) runs
+  again because the image runs `opt/scaleset/provision` once per OS disk (`guest_provision`).
+- Stop = ACPI power button (`system_powerdown`), then `quit` after `stop_timeout`, then SIGKILL.
+- Ports: each guest port anyone asks for (a health probe, the app) is forwarded from a host port
+  on 127.0.0.1 chosen at random; `endpoint()` adds a forward to a running VM on first use.
+- At most `max_booting` VMs boot at once: under TCG a boot is CPU-bound, and a large batch
+  started together would make every VM in it miss its health deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+from scaleset.drivers import procfs
+from scaleset.drivers.base import (
+    AcceptCheck,
+    Driver,
+    DriverError,
+    ExtensionState,
+    ExtensionStatus,
+    InstanceSpec,
+    InstanceStatus,
+    PowerState,
+)
+from scaleset.drivers.guest_extensions import settle_interrupted
+from scaleset.drivers.guest_provision import provision_script, read_reports
+from scaleset.drivers.machine_dir import MachineDir, read_json, write_json_atomic
+from scaleset.drivers.qmp import QmpError, human, qmp
+from scaleset.drivers.spec_json import spec_to_document
+from scaleset.drivers.vm_host import Sizing, accel_args
+from scaleset.drivers.vm_image import VmImage, install_vm_image
+
+GUEST_IP = "10.0.2.15"  # where slirp puts the guest
+_FORWARD_FAILED = "Could not set up host forwarding rule"
+
+
+class VmDir(MachineDir):
+    """The files of one VM.
+
+        <root>/<key>/
+            spec.json          the instance spec without protected settings
+            state.json         the running QEMU (pid, start time), forwarded ports, size
+            os.qcow2           OS disk: an overlay on the image's base
+            data/<lun>.img     data disks: raw ext4, survive reimage
+            seed/              cloud-init NoCloud seed (meta-data, user-data), served as a FAT disk
+            provision-pending  from the start of create/reimage until QEMU runs with the new disk
+            deallocated        from deallocate until the next start
+            logs/console.log   the guest's first serial port
+            logs/status.log    its second: extension reports and readiness
+    """
+
+    @property
+    def os_disk(self) -> Path:
+        return self.path / "os.qcow2"
+
+    def data_disk(self, lun: int) -> Path:
+        return self.path / "data" / f"{lun}.img"
+
+    @property
+    def state(self) -> Path:
+        return self.path / "state.json"
+
+    @property
+    def seed(self) -> Path:
+        return self.path / "seed"
+
+    @property
+    def pidfile(self) -> Path:
+        return self.path / "qemu.pid"
+
+    @property
+    def console(self) -> Path:
+        return self.logs / "console.log"
+
+    @property
+    def status_channel(self) -> Path:
+        return self.logs / "status.log"
+
+    @property
+    def qmp_socket(self) -> Path:
+        # Unix socket paths are limited to 107 bytes; a machine directory may be deeper than that.
+        digest = hashlib.sha256(str(self.path.resolve()).encode()).hexdigest()[:24]
+        return Path(tempfile.gettempdir()) / f"scaleset-qmp-{os.getuid()}" / f"{digest}.sock"
+
+
+class QemuDriver(Driver):
+    """Machines as QEMU VMs under `root`.
+
+    `stop_timeout`: seconds from the ACPI power button to a hard `quit`. `boot_timeout`: how long a
+    boot holds its slot among `max_booting` when the image never says it is ready (images that do
+    not speak our status channel, such as stock cloud images). `data_disk_mib`: the size of a new
+    data disk (sparse).
+    """
+
+    name = "qemu"
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        qemu: str = "qemu-system-x86_64",
+        qemu_img: str = "qemu-img",
+        accel: str = "auto",
+        sizing: Sizing | None = None,
+        max_booting: int | None = None,
+        stop_timeout: float = 30.0,
+        boot_timeout: float = 60.0,
+        data_disk_mib: int = 256,
+        extension_timeout: float = 1800.0,
+        custom_data_timeout: float = 600.0,
+        download_timeout: float = 60.0,
+    ) -> None:
+        self.root = root
+        self.qemu = qemu
+        self.qemu_img = qemu_img
+        self.accel = accel_args(accel)
+        self.sizing = sizing or Sizing()
+        self.max_booting = max_booting or 2 * (os.cpu_count() or 1)
+        self.stop_timeout = stop_timeout
+        self.boot_timeout = boot_timeout
+        self.data_disk_mib = data_disk_mib
+        self.extension_timeout = extension_timeout
+        self.custom_data_timeout = custom_data_timeout
+        self.download_timeout = download_timeout
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._booting = asyncio.Semaphore(self.max_booting)
+        self._boot_watches: set[asyncio.Task[None]] = set()
+
+    # -- the contract
+
+    async def install_image(self, upload: Path, dest: Path) -> None:
+        await asyncio.to_thread(install_vm_image, upload, dest, qemu_img=self.qemu_img)
+
+    async def create(self, spec: InstanceSpec) -> None:
+        async with self._lock(spec.key):
+            vm = self._vm(spec.key)
+            if vm.spec.exists() and not vm.provision_pending.exists():
+                await self._ensure_started(vm)
+            else:
+                await self._provision(vm, spec)
+
+    async def reimage(self, spec: InstanceSpec) -> None:
+        async with self._lock(spec.key):
+            vm = self._existing(spec.key)
+            laid = read_json(vm.spec) or {}
+            if spec.generation and laid.get("generation") == spec.generation and not vm.provision_pending.exists():
+                await self._ensure_started(vm)  # this generation's reimage was done already
+                return
+            await self._provision(vm, spec)
+
+    async def start(self, key: str) -> None:
+        async with self._lock(key):
+            vm = self._existing(key)
+            if vm.provision_pending.exists():
+                raise DriverError(f"machine {key!r} was never fully provisioned; create or reimage it again")
+            await self._ensure_started(vm)
+
+    async def stop(self, key: str) -> None:
+        async with self._lock(key):
+            await self._power_off(self._existing(key))
+
+    async def deallocate(self, key: str) -> None:
+        async with self._lock(key):
+            vm = self._existing(key)
+            await self._power_off(vm)
+            vm.deallocated.touch()
+
+    async def delete(self, key: str) -> None:
+        async with self._lock(key):
+            vm = self._vm(key)
+            if not vm.path.exists():
+                return
+            await self._power_off(vm, graceful=False)  # its disks go too: nothing to shut down cleanly for
+            await asyncio.to_thread(shutil.rmtree, vm.path, True)
+            vm.qmp_socket.unlink(missing_ok=True)
+
+    async def status(self, key: str) -> InstanceStatus:
+        # Small files and /proc only: cheap enough to read on the event loop.
+        return _read_status(self._vm(key))
+
+    async def endpoint(self, key: str, port: int) -> tuple[str, int]:
+        vm = self._vm(key)
+        state = read_json(vm.state) or {}
+        forwarded = (state.get("ports") or {}).get(str(port))
+        if forwarded:
+            return "127.0.0.1", int(forwarded)
+        if read_json(vm.spec) is None:
+            raise DriverError(f"no machine {key!r}")
+        if not _alive(state):
+            raise DriverError(f"machine {key!r} is not running, so its port {port} is not forwarded")
+        async with self._lock(key):
+            return "127.0.0.1", await self._forward(vm, port)
+
+    def tcp_accept_check(self, key: str, port: int) -> AcceptCheck:
+        """Through slirp, connecting to a forwarded port succeeds as soon as QEMU listens, even
+        while the guest boots; slirp lists the connection as ESTABLISHED only once the guest itself
+        accepted it. Slirp connects to the guest only after our connect returned, so look a few
+        times before saying no."""
+        vm = self._vm(key)
+
+        async def accepted(local_port: int) -> bool:
+            for _ in range(10):
+                try:
+                    table = await human(vm.qmp_socket, "info usernet", timeout=2.0)
+                except QmpError:
+                    return False
+                if _established(table, port, local_port):
+                    return True
+                await asyncio.sleep(0.05)
+            return False
+
+        return accepted
+
+    async def close(self) -> None:
+        for watch in list(self._boot_watches):
+            watch.cancel()
+        self._locks.clear()
+
+    # -- lifecycle
+
+    async def _provision(self, vm: VmDir, spec: InstanceSpec) -> None:
+        try:
+            image = VmImage.load(spec.image.path)
+        except Exception as error:  # noqa: BLE001 - any unreadable image is the same failure to the caller
+            raise DriverError(f"image {spec.image.urn} is not installed at {spec.image.path}: {error}") from None
+        await self._power_off(vm)
+        script = await asyncio.to_thread(
+            provision_script, spec.extensions, extension_timeout=self.extension_timeout,
+            custom_data_timeout=self.custom_data_timeout, download_timeout=self.download_timeout,
+        )  # fmt: skip
+        await asyncio.to_thread(self._lay_down, vm, spec, image)
+        secrets = {"provision": script}
+        if spec.custom_data is not None:
+            secrets["customdata"] = spec.custom_data
+        await self._launch(vm, secrets=secrets)
+        vm.provision_pending.unlink(missing_ok=True)
+
+    def _lay_down(self, vm: VmDir, spec: InstanceSpec, image: VmImage) -> None:
+        """A fresh overlay on the image's base, data disks made if missing, the seed and spec; blocking."""
+        vm.path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        vm.provision_pending.touch()
+        vm.logs.mkdir(exist_ok=True)
+        (vm.path / "data").mkdir(exist_ok=True)
+        for lun in spec.data_disk_luns:
+            if not vm.data_disk(lun).exists():
+                _make_data_disk(vm.data_disk(lun), lun, self.data_disk_mib)
+        fresh = vm.path / "os.new.qcow2"
+        fresh.unlink(missing_ok=True)
+        _run([self.qemu_img, "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", str(image.base.resolve()), str(fresh)])
+        fresh.replace(vm.os_disk)
+        _write_seed(vm.seed, spec)
+        # A new OS disk starts a new conversation on the status channel.
+        vm.status_channel.unlink(missing_ok=True)
+        vm.deallocated.unlink(missing_ok=True)
+        write_json_atomic(vm.spec, spec_to_document(spec))
+
+    async def _ensure_started(self, vm: VmDir) -> None:
+        if _alive(read_json(vm.state)):
+            return
+        vm.deallocated.unlink(missing_ok=True)
+        await self._launch(vm, secrets={})
+
+    async def _launch(self, vm: VmDir, *, secrets: dict[str, bytes]) -> None:
+        """Start QEMU on the VM's disks; `secrets` are fw_cfg files that exist only until it has read them."""
+        spec = read_json(vm.spec)
+        image = VmImage.load(Path(spec["image"]["path"]))
+        state = read_json(vm.state) or {}
+        # The ports forwarded before (a restart keeps them where it can) and those the spec needs.
+        wanted = {int(p): 0 for p in spec.get("ports") or ()} | {int(p): int(h) for p, h in (state.get("ports") or {}).items()}
+        vcpus, memory = self.sizing.of(spec.get("sku") or "")
+        vm.qmp_socket.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        vm.qmp_socket.unlink(missing_ok=True)
+        vm.pidfile.unlink(missing_ok=True)
+        ready_before = read_reports(_read_text(vm.status_channel))[1]
+        await self._booting.acquire()
+        try:
+            for attempt in range(5):
+                ports = {guest: (host if attempt == 0 and host else _free_port()) for guest, host in wanted.items()}
+                with _secret_files(vm.path, secrets) as files:
+                    argv = self._command(vm, spec, image, vcpus=vcpus, memory=memory, ports=ports, files=files)
+                    done = await asyncio.to_thread(
+                        subprocess.run, argv, cwd=vm.path, capture_output=True, text=True, timeout=60, check=False
+                    )
+                if done.returncode == 0:
+                    break
+                if _FORWARD_FAILED not in done.stderr:
+                    raise DriverError(f"{vm.path.name}: QEMU did not start: {done.stderr.strip() or done.returncode}")
+            else:
+                raise DriverError(f"{vm.path.name}: QEMU could not forward its ports: {done.stderr.strip()}")
+            pid = int(vm.pidfile.read_text().strip())
+            info = procfs.proc_info(pid)
+            write_json_atomic(vm.state, {
+                "pid": pid, "start_time": info.start_time if info else None,
+                "ports": {str(g): h for g, h in ports.items()}, "vcpus": vcpus, "memory_mib": memory,
+            })  # fmt: skip
+        except BaseException:
+            self._booting.release()
+            raise
+        watch = asyncio.create_task(self._release_when_booted(vm, ready_before))
+        self._boot_watches.add(watch)
+        watch.add_done_callback(self._boot_watches.discard)
+
+    def _command(self, vm: VmDir, spec: dict[str, Any], image: VmImage, *, vcpus: int, memory: int,
+                 ports: dict[int, int], files: dict[str, Path]) -> list[str]:
+        forwards = "".join(f",hostfwd=tcp:127.0.0.1:{host}-:{guest}" for guest, host in sorted(ports.items()))
+        argv = [
+            self.qemu, "-name", _option(spec["computer_name"]), *self.accel,
+            "-machine", "q35", "-m", f"{memory}M", "-smp", str(vcpus),
+            "-nodefaults", "-no-user-config", "-display", "none",
+            "-chardev", f"file,id=console,path={_option(vm.console)},append=on",
+            "-device", "isa-serial,chardev=console,index=0",
+            "-chardev", f"file,id=status,path={_option(vm.status_channel)},append=on",
+            "-device", "isa-serial,chardev=status,index=1",
+            "-drive", f"if=none,id=os,file={_option(vm.os_disk)},format=qcow2,discard=unmap",
+            "-device", "virtio-blk-pci,drive=os,bootindex=0",
+        ]  # fmt: skip
+        if image.kernel is not None:
+            argv += ["-kernel", str(image.kernel), "-append", image.cmdline]
+            if image.initrd is not None:
+                argv += ["-initrd", str(image.initrd)]
+        for lun in spec["data_disk_luns"]:
+            argv += ["-drive", f"if=none,id=data{lun},file={_option(vm.data_disk(lun))},format=raw",
+                     "-device", f"virtio-blk-pci,drive=data{lun}"]
+        argv += [
+            "-drive", f"if=none,id=seed,file=fat:ro:{_option(vm.seed)},format=vvfat,label=cidata,readonly=on",
+            "-device", "virtio-blk-pci,drive=seed",
+            "-netdev", f"user,id=n0{forwards}", "-device", "virtio-net-pci,netdev=n0",
+            "-fw_cfg", f"name=opt/scaleset/hostname,string={_option(spec['computer_name'])}",
+        ]  # fmt: skip
+        for name, path in files.items():
+            argv += ["-fw_cfg", f"name=opt/scaleset/{name},file={_option(path)}"]
+        argv += ["-qmp", f"unix:{_option(vm.qmp_socket)},server=on,wait=off",
+                 "-daemonize", "-pidfile", str(vm.pidfile)]
+        return argv
+
+    async def _release_when_booted(self, vm: VmDir, ready_before: int) -> None:
+        """Hold a boot slot until the guest says it is ready, dies, or `boot_timeout` passes."""
+        try:
+            deadline = time.monotonic() + self.boot_timeout
+            while time.monotonic() < deadline:
+                if read_reports(_read_text(vm.status_channel))[1] > ready_before or not _alive(read_json(vm.state)):
+                    return
+                await asyncio.sleep(0.1)
+        finally:
+            self._booting.release()
+
+    async def _forward(self, vm: VmDir, port: int) -> int:
+        """Forward a new host port to the running VM's guest `port`; the caller holds the VM's lock."""
+        state = read_json(vm.state) or {}
+        ports = dict(state.get("ports") or {})
+        if str(port) in ports:
+            return int(ports[str(port)])
+        for _ in range(5):
+            host = _free_port()
+            try:
+                answer = await human(vm.qmp_socket, f"hostfwd_add n0 tcp:127.0.0.1:{host}-:{port}")
+            except QmpError as error:
+                raise DriverError(f"{vm.path.name}: cannot forward port {port}: {error}") from None
+            if not answer.strip():  # silence is success; a message means the host port was taken
+                ports[str(port)] = host
+                write_json_atomic(vm.state, {**state, "ports": ports})
+                return host
+        raise DriverError(f"{vm.path.name}: cannot forward port {port}: {answer.strip()}")
+
+    async def _power_off(self, vm: VmDir, *, graceful: bool = True) -> None:
+        """Power button, then `quit`, then SIGKILL; a no-op when QEMU does not run."""
+        state = read_json(vm.state) or {}
+        if not _alive(state):
+            return
+        pid, start_time = state["pid"], state["start_time"]
+        if graceful:
+            with contextlib.suppress(QmpError):
+                await qmp(vm.qmp_socket, "system_powerdown")
+            if await _wait_gone(pid, start_time, self.stop_timeout):
+                return
+        with contextlib.suppress(QmpError):
+            await qmp(vm.qmp_socket, "quit", timeout=2.0)
+        if not await _wait_gone(pid, start_time, 5.0):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            await _wait_gone(pid, start_time, 5.0)
+
+    # -- naming
+
+    def _vm(self, key: str) -> VmDir:
+        return VmDir.for_key(self.root, key)
+
+    def _existing(self, key: str) -> VmDir:
+        vm = self._vm(key)
+        if not vm.spec.exists():
+            raise DriverError(f"no machine {key!r}")
+        return vm
+
+    def _lock(self, key: str) -> asyncio.Lock:
+        return self._locks.setdefault(key, asyncio.Lock())
+
+
+def remove_all(root: Path) -> None:
+    """Stop and delete every VM under `root` (VMs outlive servers: demos and tests clean up)."""
+    if not root.is_dir():
+        return
+    driver = QemuDriver(root, accel="tcg")
+
+    async def delete_all() -> None:
+        for vm in root.iterdir():
+            if vm.is_dir():
+                await driver.delete(unquote(vm.name))  # directories are quoted keys
+
+    asyncio.run(delete_all())
+
+
+def _read_status(vm: VmDir) -> InstanceStatus:
+    spec = read_json(vm.spec)
+    if spec is None:
+        return InstanceStatus(PowerState.UNKNOWN)
+    reports = read_reports(_read_text(vm.status_channel))[0]
+    extensions = [
+        {"name": e["name"], "state": reports[e["name"]].state.value, "message": reports[e["name"]].message}
+        if e["name"] in reports else {"name": e["name"], "state": ExtensionState.TRANSITIONING.value}
+        for e in spec["extensions"]
+    ]
+    if vm.provision_pending.exists():
+        power = PowerState.STARTING
+    elif _alive(read_json(vm.state)):
+        power = PowerState.RUNNING
+    else:
+        # Nothing runs the extensions any more: whatever was under way failed.
+        extensions = settle_interrupted(extensions)
+        power = PowerState.DEALLOCATED if vm.deallocated.exists() else PowerState.STOPPED
+    return InstanceStatus(
+        power,
+        spec["image"]["urn"],
+        tuple(ExtensionStatus(e["name"], ExtensionState(e["state"]), e.get("message", "")) for e in extensions),
+    )
+
+
+def _alive(state: dict[str, Any] | None) -> bool:
+    # A zombie or a reused PID counts as gone (procfs checks state and start time).
+    return bool(state) and procfs.is_alive(state.get("pid"), state.get("start_time"))
+
+
+async def _wait_gone(pid: int, start_time: int | None, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while procfs.is_alive(pid, start_time):
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.05)
+    return True
+
+
+def _established(usernet: str, guest_port: int, local_port: int) -> bool:
+    """Whether `info usernet` lists our connection (from `local_port`) to the guest as ESTABLISHED."""
+    for line in usernet.splitlines():
+        fields = line.split()
+        if len(fields) >= 6 and fields[0] == "TCP[ESTABLISHED]":
+            numbers = [f for f in fields[1:] if f.isdigit()]
+            if str(local_port) in numbers and str(guest_port) in numbers and GUEST_IP in fields:
+                return True
+    return False
+
+
+@contextlib.contextmanager
+def _secret_files(directory: Path, secrets: dict[str, bytes]):  # type: ignore[no-untyped-def]
+    """Files for fw_cfg, mode 0600, removed once QEMU has loaded them (it reads them at launch)."""
+    paths: dict[str, Path] = {}
+    try:
+        for name, content in secrets.items():
+            path = directory / f".{name}"
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(content)
+            paths[name] = path
+        yield paths
+    finally:
+        for path in paths.values():
+            path.unlink(missing_ok=True)
+
+
+def _write_seed(seed: Path, spec: InstanceSpec) -> None:
+    """A cloud-init NoCloud seed: what stock cloud images read at first boot of an OS disk."""
+    shutil.rmtree(seed, ignore_errors=True)
+    seed.mkdir(mode=0o700)
+    # A new instance-id per OS disk: cloud-init runs user data once per instance-id.
+    (seed / "meta-data").write_text(
+        f"instance-id: {re.sub(r'[^A-Za-z0-9-]', '-', spec.key)}-{spec.generation}-{os.urandom(4).hex()}\n"
+        f"local-hostname: {spec.computer_name}\n"
+    )
+    fd = os.open(seed / "user-data", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(spec.custom_data if spec.custom_data is not None else b"#cloud-config\n{}\n")
+
+
+def _make_data_disk(path: Path, lun: int, size_mib: int) -> None:
+    staging = path.with_name(path.name + ".new")
+    with open(staging, "wb") as f:
+        f.truncate(size_mib << 20)
+    _run(["mkfs.ext4", "-q", "-F", "-L", f"data{lun}", str(staging)])
+    staging.replace(path)
+
+
+def _run(argv: list[str]) -> None:
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+    except FileNotFoundError:
+        raise DriverError(f"{argv[0]} is not installed (apt-get install qemu-utils e2fsprogs)") from None
+    if done.returncode != 0:
+        raise DriverError(f"{' '.join(argv[:2])} failed: {done.stderr.strip()}")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _option(value: object) -> str:
+    # QEMU splits option values at commas; a literal comma is written twice.
+    return str(value).replace(",", ",,")
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except FileNotFoundError:
+        return ""
+
