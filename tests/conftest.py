@@ -76,16 +76,17 @@ def stop_server(server: Server, *, kill: bool = False) -> None:
 
 
 def remove_machines(data_dir: Path) -> None:
-    """Delete every process-driver machine under a data dir: they outlive the server by design."""
-    from scaleset.drivers.process import remove_all
+    """Delete every machine (process or qemu) under a data dir: they outlive the server by design."""
+    from scaleset.drivers import process, qemu
 
-    remove_all(data_dir / "machines", stop_timeout=2)
+    process.remove_all(data_dir / "machines", stop_timeout=2)
+    qemu.remove_all(data_dir / "vms")
 
 
 @contextmanager
-def serving(data_dir: Path, *, extra: tuple[str, ...] = ()) -> Iterator[Server]:
-    """A server on the process driver for the block, its machines removed afterwards."""
-    running = start_server(data_dir, extra=extra)
+def serving(data_dir: Path, *, extra: tuple[str, ...] = (), driver: str = "process") -> Iterator[Server]:
+    """A server for the block (on the process driver unless told), its machines removed afterwards."""
+    running = start_server(data_dir, extra=extra, driver=driver)
     try:
         yield running
     finally:
@@ -108,7 +109,7 @@ def image_artifact(tmp_path: Path) -> Path:
 
 def publish(client: httpx.Client, sub: str, artifact: Path, *, version: str, location: str = "westus",
             publisher: str = "Canonical", offer: str = "UbuntuServer", sku: str = "18.04-LTS") -> httpx.Response:
-    content_type = "application/json" if artifact.suffix == ".json" else "application/gzip"
+    content_type = {".json": "application/json", ".qcow2": "application/octet-stream"}.get(artifact.suffix, "application/gzip")
     return client.put(
         f"/subscriptions/{sub}/providers/Microsoft.Compute/locations/{location}/publishers/{publisher}"
         f"/artifacttypes/vmimage/offers/{offer}/skus/{sku}/versions/{version}",

@@ -1,5 +1,5 @@
-"""Image artifacts as `image publish` uploads them: a tarball, a directory packed into one, or a
-simulator image's JSON description.
+"""Image artifacts as `image publish` uploads them: a tarball, a directory packed into one, a qcow2
+disk image, or a simulator image's JSON description.
 
 A directory becomes a gzipped tarball of its contents (no top-level folder), with file modes kept:
 an OS disk whose `boot` lost its executable bit would not start.
@@ -19,6 +19,7 @@ from scaleset.cli.errors import CliError
 
 GZIP = "application/gzip"
 JSON = "application/json"
+DISK = "application/octet-stream"  # a disk image (.qcow2) for the qemu driver, sent as it is
 _CHUNK = 1 << 20
 
 
@@ -58,9 +59,11 @@ def content_type_of(path: Path) -> str:
         return GZIP
     if name.endswith(".json"):
         return JSON
+    if name.endswith(".qcow2"):
+        return DISK
     raise CliError(
         f"cannot publish {path}: the artifact must be a directory, a .tar.gz (or .tgz) file, "
-        "or a .json simulator image",
+        "a .qcow2 disk image (qemu driver), or a .json simulator image",
         exit_code=2,
     )
 

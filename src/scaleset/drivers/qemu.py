@@ -332,12 +332,13 @@ class QemuDriver(Driver):
             "-chardev", f"file,id=status,path={_option(vm.status_channel)},append=on",
             "-device", "isa-serial,chardev=status,index=1",
             "-drive", f"if=none,id=os,file={_option(vm.os_disk)},format=qcow2,discard=unmap",
-            "-device", "virtio-blk-pci,drive=os,bootindex=0",
         ]  # fmt: skip
         if image.kernel is not None:
-            argv += ["-kernel", str(image.kernel), "-append", image.cmdline]
+            argv += ["-device", "virtio-blk-pci,drive=os", "-kernel", str(image.kernel), "-append", image.cmdline]
             if image.initrd is not None:
                 argv += ["-initrd", str(image.initrd)]
+        else:  # the disk's own bootloader
+            argv += ["-device", "virtio-blk-pci,drive=os,bootindex=0"]
         for lun in spec["data_disk_luns"]:
             argv += ["-drive", f"if=none,id=data{lun},file={_option(vm.data_disk(lun))},format=raw",
                      "-device", f"virtio-blk-pci,drive=data{lun}"]
@@ -389,10 +390,14 @@ class QemuDriver(Driver):
             return
         pid, start_time = state["pid"], state["start_time"]
         if graceful:
-            with contextlib.suppress(QmpError):
-                await qmp(vm.qmp_socket, "system_powerdown")
-            if await _wait_gone(pid, start_time, self.stop_timeout):
-                return
+            # Pressed again every two seconds: a guest still booting has nothing listening for the
+            # button yet, and ACPI does not keep the press for later.
+            deadline = time.monotonic() + self.stop_timeout
+            while time.monotonic() < deadline:
+                with contextlib.suppress(QmpError):
+                    await qmp(vm.qmp_socket, "system_powerdown")
+                if await _wait_gone(pid, start_time, min(2.0, max(0.0, deadline - time.monotonic()))):
+                    return
         with contextlib.suppress(QmpError):
             await qmp(vm.qmp_socket, "quit", timeout=2.0)
         if not await _wait_gone(pid, start_time, 5.0):
@@ -427,6 +432,20 @@ def remove_all(root: Path) -> None:
                 await driver.delete(unquote(vm.name))  # directories are quoted keys
 
     asyncio.run(delete_all())
+
+
+def forwarded_ports(root: Path) -> dict[str, dict[int, int]]:
+    """Each VM's forwarded ports under `root`, by computer name: {guest port: host port on 127.0.0.1}.
+
+    For operators and demos on the server's host: how to reach an app inside a VM.
+    """
+    found: dict[str, dict[int, int]] = {}
+    for path in sorted(root.iterdir()) if root.is_dir() else ():
+        vm = VmDir(path)
+        spec, state = read_json(vm.spec), read_json(vm.state)
+        if spec and state and _alive(state):
+            found[spec["computer_name"]] = {int(g): int(h) for g, h in (state.get("ports") or {}).items()}
+    return found
 
 
 def _read_status(vm: VmDir) -> InstanceStatus:

@@ -1,7 +1,8 @@
 """The platform image catalogue (bare arrays, not paged) and publishing, which is ours.
 
 Publishing: PUT .../versions/{version}?osType=Linux with the artifact as the raw body
-(application/gzip for a .tar.gz, application/json for a simulator image).
+(application/gzip for a .tar.gz, application/json for a simulator image, application/octet-stream
+for a disk image).
 """
 
 from __future__ import annotations
@@ -91,7 +92,8 @@ async def get_version(req: ArmRequest) -> Response:
 async def publish_version(req: ArmRequest) -> Response:
     sub, location = _where(req)
     content_type = req.request.headers.get("content-type", "").split(";")[0].strip().lower()
-    suffix = ".json" if content_type == "application/json" else ".tar.gz"
+    # Drivers recognise artifacts by their content; the suffix only helps someone reading uploads/.
+    suffix = {"application/json": ".json", "application/octet-stream": ".img"}.get(content_type, ".tar.gz")
     uploads = req.plane.ctx.data_dir / "uploads"
     uploads.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=uploads, suffix=suffix, delete=False) as upload:
