@@ -23,8 +23,8 @@ if TYPE_CHECKING:
     from scaleset.health.answers import ProbeAnswer
     from scaleset.health.probe_spec import ProbeSpec
 
-# Given the local port of a TCP connection just made to a machine, whether the machine itself took it.
-AcceptCheck = Callable[[int], Awaitable[bool]]
+# Asked while a TCP connection just made to a machine is open: whether the machine itself took it.
+AcceptCheck = Callable[[], Awaitable[bool]]
 
 
 class DriverError(Exception):

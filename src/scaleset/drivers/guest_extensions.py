@@ -196,7 +196,13 @@ def download(uri: str, dest: Path, *, timeout: float) -> Path:
 
 
 def download_failure(uri: str, exc: Exception) -> str:
-    return f"failed to download {redact_url(uri)}: {_reason(exc)}"
+    reason = _reason(exc)
+    # Some errors quote the URL they failed on (a file: URL names its path and query).
+    parts = urlsplit(uri)
+    for secret in (parts.query, parts.fragment, parts.netloc.rpartition("@")[0]):
+        if secret:
+            reason = reason.replace(secret, "***")
+    return f"failed to download {redact_url(uri)}: {reason}"
 
 
 def redact_url(uri: str) -> str:

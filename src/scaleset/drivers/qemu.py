@@ -213,18 +213,19 @@ class QemuDriver(Driver):
 
     def tcp_accept_check(self, key: str, port: int) -> AcceptCheck:
         """Through slirp, connecting to a forwarded port succeeds as soon as QEMU listens, even
-        while the guest boots; slirp lists the connection as ESTABLISHED only once the guest itself
-        accepted it. Slirp connects to the guest only after our connect returned, so look a few
-        times before saying no."""
+        while the guest boots; slirp lists a connection from that host port to the guest as
+        ESTABLISHED only once the guest itself accepted it. Slirp connects to the guest after our
+        connect returned, so look a few times before saying no."""
         vm = self._vm(key)
 
-        async def accepted(local_port: int) -> bool:
+        async def accepted() -> bool:
+            forwarded = ((read_json(vm.state) or {}).get("ports") or {}).get(str(port))
             for _ in range(10):
                 try:
                     table = await human(vm.qmp_socket, "info usernet", timeout=2.0)
                 except QmpError:
                     return False
-                if _established(table, port, local_port):
+                if forwarded and _established(table, port, int(forwarded)):
                     return True
                 await asyncio.sleep(0.05)
             return False
@@ -487,14 +488,17 @@ async def _wait_gone(pid: int, start_time: int | None, timeout: float) -> bool:
     return True
 
 
-def _established(usernet: str, guest_port: int, local_port: int) -> bool:
-    """Whether `info usernet` lists our connection (from `local_port`) to the guest as ESTABLISHED."""
+def _established(usernet: str, guest_port: int, host_port: int) -> bool:
+    """Whether `info usernet` lists a connection from `host_port` to the guest's port as ESTABLISHED.
+
+    Its rows read: Protocol[State] FD SourceAddress SourcePort DestAddress DestPort RecvQ SendQ,
+    where the source of a forwarded connection is the host port it came in on.
+    """
     for line in usernet.splitlines():
         fields = line.split()
-        if len(fields) >= 6 and fields[0] == "TCP[ESTABLISHED]":
-            numbers = [f for f in fields[1:] if f.isdigit()]
-            if str(local_port) in numbers and str(guest_port) in numbers and GUEST_IP in fields:
-                return True
+        if (len(fields) >= 6 and fields[0] == "TCP[ESTABLISHED]" and fields[3] == str(host_port)
+                and fields[4] == GUEST_IP and fields[5] == str(guest_port)):
+            return True
     return False
 
 

@@ -135,7 +135,7 @@ async def _tcp(host: str, port: int, accepted: AcceptCheck | None) -> None:
     try:
         sock.setblocking(False)
         await loop.sock_connect(sock, (host.strip("[]"), port))
-        if accepted is not None and not await accepted(sock.getsockname()[1]):
+        if accepted is not None and not await accepted():
             raise ConnectionError("the port is forwarded but the machine did not accept the connection")
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
     finally:
