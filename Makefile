@@ -9,13 +9,30 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := test
-.PHONY: test demo bench clean
+.PHONY: test demo demo-vm vm-tools bench clean
 
 test: $(STAMP)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 demo: $(STAMP)
 	$(VENV)/bin/scaleset demo
+
+# The same job over real VMs: QEMU (TCG unless KVM really works) and the tiny images built from
+# Debian's packages (images/build-tiny.sh, cached after the first build).
+demo-vm: $(STAMP) vm-tools
+	$(VENV)/bin/scaleset demo --driver qemu --vm-images "$$(bash images/build-tiny.sh | tail -n 1)"
+
+vm-tools:
+	@command -v qemu-system-x86_64 >/dev/null && command -v qemu-img >/dev/null && command -v mkfs.ext4 >/dev/null || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "installing QEMU from Debian's packages"; \
+			apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+				qemu-system-x86 qemu-utils e2fsprogs; \
+		else \
+			echo "make demo-vm needs QEMU: apt-get install --no-install-recommends qemu-system-x86 qemu-utils e2fsprogs" >&2; \
+			exit 1; \
+		fi; \
+	}
 
 # Files starting with "_" are helpers shared by the scripts, not benchmarks.
 bench: $(STAMP)
