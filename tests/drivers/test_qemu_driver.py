@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-
+import json
 import os
 import signal
 import subprocess
@@ -82,6 +82,28 @@ async def test_a_killed_qemu_is_stopped_and_starts_again_on_the_same_disks(qkit:
         await qkit.driver.endpoint(spec.key, 81)
     await qkit.driver.start(spec.key)
     assert await qkit.read_disk(spec.key, 0) == "kept"
+
+
+async def test_a_guest_that_ignores_the_power_button_is_quit_after_the_stop_timeout(qkit: Kit) -> None:
+    impatient = QemuDriver(qkit.driver.root, accel="tcg", sizing=Sizing("tiny"), stop_timeout=0.5)
+    spec = qkit.spec()
+    await impatient.create(spec)  # returns at launch: the guest has no ACPI handler for a while yet
+    started = asyncio.get_running_loop().time()
+    await impatient.stop(spec.key)
+    assert (await impatient.status(spec.key)).power_state is PowerState.STOPPED
+    assert asyncio.get_running_loop().time() - started < 5.0
+    assert "scaleset-ready" not in vm_dir(qkit, spec.key).status_channel.read_text()
+
+
+async def test_a_reused_pid_counts_as_stopped(qkit: Kit) -> None:
+    spec = qkit.spec()
+    await qkit.driver.create(spec)
+    vm = vm_dir(qkit, spec.key)
+    await qkit.driver.stop(spec.key)
+    state = read_json(vm.state)
+    # Our own PID is alive, but it is not the QEMU that was recorded (its start time differs).
+    vm.state.write_text(json.dumps({**state, "pid": os.getpid()}))
+    assert (await qkit.driver.status(spec.key)).power_state is PowerState.STOPPED
 
 
 async def test_a_new_driver_adopts_running_vms_through_their_pidfile_and_qmp_socket(qkit: Kit) -> None:
