@@ -117,7 +117,7 @@ say() { echo "scaleset: $*"; }
 
 mount -t proc proc /proc
 mount -t tmpfs -o mode=0755,size=8m tmpfs /run
-# First of all: ACPI power button (QMP system_powerdown) -> /etc/acpi/PWRF/00000080 -> poweroff.
+# First of all: ACPI power button (QMP system_powerdown) -> /etc/acpi/PWRF/00000080 -> shutdown, poweroff -f.
 # A button press before acpid runs is lost (the stage 1 initrd loaded button and evdev).
 acpid -c /etc/acpi -l /run/acpid.log -p /run/acpid.pid
 mount -t sysfs sysfs /sys
@@ -773,7 +773,10 @@ def make_rootdir(root: str, version: str, busybox_path: str, applets: list[str])
     put("etc/scaleset/boot", GUEST_BOOT, 0o755)
     put("etc/scaleset/start", GUEST_START, 0o755)
     put("etc/scaleset/shutdown", GUEST_SHUTDOWN, 0o755)
-    put("etc/acpi/PWRF/00000080", "#!/bin/sh\nexec /sbin/poweroff\n", 0o755)
+    # The power button stops what runs, syncs and unmounts (the same script init runs on poweroff),
+    # then powers off at once: init's own sequence would add two fixed 1 s pauses (SIGTERM, wait,
+    # SIGKILL, wait), which made a reimage 1.6x a cold boot.
+    put("etc/acpi/PWRF/00000080", "#!/bin/sh\n/etc/scaleset/shutdown\nexec /sbin/poweroff -f\n", 0o755)
     if version != "broken":
         put("etc/scaleset/app", GUEST_APP, 0o755)
         put("etc/scaleset/http", GUEST_HTTP, 0o755)

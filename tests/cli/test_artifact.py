@@ -67,4 +67,8 @@ def test_content_type_by_suffix(name: str, content_type: str) -> None:
 
 def test_other_files_are_refused(tmp_path: Path) -> None:
     with pytest.raises(CliError, match="directory, a .tar.gz"):
-        content_type_of(tmp_path / "disk.qcow2")
+        content_type_of(tmp_path / "disk.vhd")
+
+
+def test_a_qcow2_disk_goes_as_it_is(tmp_path: Path) -> None:
+    assert content_type_of(tmp_path / "Disk.QCOW2") == "application/octet-stream"

@@ -148,8 +148,8 @@ def test_publish_refusal_shows_the_arm_error(server: ArmServer, run: Run, tmp_pa
 
 
 def test_publish_refuses_unknown_artifact_kinds_before_sending(server: ArmServer, run: Run, tmp_path: Path) -> None:
-    disk = tmp_path / "disk.qcow2"
-    disk.write_bytes(b"QFI")
+    disk = tmp_path / "disk.vhd"
+    disk.write_bytes(b"conectix")
     result = _publish(run, disk)
     assert result.exit_code == 2
     assert server.requests == []

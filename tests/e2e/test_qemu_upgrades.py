@@ -4,8 +4,10 @@ kept data disks, HTTP probes through forwarded ports, a broken image rolled back
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import subprocess
 import tarfile
 import time
 from collections.abc import Iterator
@@ -110,7 +112,10 @@ def test_rolling_upgrades_replace_os_disks_of_real_vms_and_keep_their_data_disks
         urls = app_urls(server)
         for vm in vms(client, base):
             assert vm["properties"]["storageProfile"]["imageReference"]["exactVersion"] == "1.0.1"
-            assert vm["properties"]["instanceView"]["vmHealth"]["status"]["code"] == "HealthState/healthy"
+            health = vm["properties"]["instanceView"]["vmHealth"]
+            assert health["status"]["code"] == "HealthState/healthy"
+            # Probes go to a forwarded port, so the reason names the guest's port, not an address.
+            assert "port 80/health" in json.dumps(health)
         for name, url in urls.items():
             assert guest(url).json()["version"] == "v2"
             assert guest(url, path="/disk?lun=0").text == f"written under v1 on {name}"
@@ -143,3 +148,18 @@ def test_rolling_upgrades_replace_os_disks_of_real_vms_and_keep_their_data_disks
                 break
             assert time.monotonic() < deadline, f"instance {instance_id} still shows {codes}, {health}"
             time.sleep(0.5)
+
+
+def test_a_lone_qcow2_is_published_as_it_is_and_an_unbootable_one_is_refused(
+        vm_server: tuple[Server, Path], tmp_path: Path) -> None:
+    server, _ = vm_server
+    disk = tmp_path / "disk.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(disk), "64M"], check=True)
+    raw = tmp_path / "raw.qcow2"
+    raw.write_bytes(b"\0" * 65536)
+    with server.client() as client:
+        assert publish(client, server.subscription, disk, version="1.0.0").status_code == 201
+        refused = publish(client, server.subscription, raw, version="1.0.1")
+        assert refused.status_code == 400
+        error = refused.json()["error"]
+        assert error["code"] == "InvalidArtifact" and "no os.qcow2" in error["message"]

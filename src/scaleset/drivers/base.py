@@ -105,6 +105,9 @@ class Driver(abc.ABC):
     """What every compute driver does. All calls are idempotent."""
 
     name: str
+    # Whether a machine is reached at its private IP (else at an address `endpoint` makes up, such
+    # as a forwarded port): health reasons then name the private IP, or only the port.
+    reached_at_private_ip: bool = True
 
     @abc.abstractmethod
     async def install_image(self, upload: Path, dest: Path) -> None:

@@ -113,6 +113,7 @@ class QemuDriver(Driver):
     """
 
     name = "qemu"
+    reached_at_private_ip = False  # but at a port slirp forwards on 127.0.0.1
 
     def __init__(
         self,

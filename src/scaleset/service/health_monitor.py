@@ -118,7 +118,8 @@ class HealthMonitor:
         watched = self._watched.get(key)
         if watched is None or watched.spec != spec or watched.action_seq != row.action_seq:
             # New, re-specified, or acted upon (reimaged, restarted): its health starts over.
-            tracker = HealthTracker(spec, host=row.private_ip, started=now) if spec is not None else None
+            host = row.private_ip if self.ctx.driver.reached_at_private_ip else None
+            tracker = HealthTracker(spec, host=host, started=now) if spec is not None else None
             watched = _Watched(spec=spec, tracker=tracker, action_seq=row.action_seq, next_probe=now)
             self._watched[key] = watched
         if spec is None or watched.tracker is None:
