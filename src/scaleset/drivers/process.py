@@ -20,7 +20,6 @@ from typing import Any
 import scaleset
 from scaleset.drivers import procfs
 from scaleset.drivers.base import (
-    Driver,
     DriverError,
     ExtensionState,
     ExtensionStatus,
@@ -30,13 +29,14 @@ from scaleset.drivers.base import (
 )
 from scaleset.drivers.boot_artifact import unpack_boot_artifact
 from scaleset.drivers.guest_extensions import settle_interrupted
+from scaleset.drivers.local_machines import LocalMachineDriver
 from scaleset.drivers.machine_dir import MachineDir, read_json, write_json_atomic
 from scaleset.drivers.spec_json import spec_to_document
 
 _PACKAGE_PARENT = str(Path(scaleset.__file__).resolve().parent.parent)
 
 
-class ProcessDriver(Driver):
+class ProcessDriver(LocalMachineDriver):
     """Machines as local process trees under `root`.
 
     Timeouts, in seconds: `stop_timeout` from SIGTERM to SIGKILL of a machine's processes;
@@ -57,53 +57,13 @@ class ProcessDriver(Driver):
         extension_timeout: float = 1800.0,
         download_timeout: float = 60.0,
     ) -> None:
-        self.root = root
-        self.stop_timeout = stop_timeout
+        super().__init__(root, stop_timeout=stop_timeout, custom_data_timeout=custom_data_timeout,
+                         extension_timeout=extension_timeout, download_timeout=download_timeout)
         self.start_timeout = start_timeout
-        self.custom_data_timeout = custom_data_timeout
-        self.extension_timeout = extension_timeout
-        self.download_timeout = download_timeout
-        self._locks: dict[str, asyncio.Lock] = {}
         self._endpoints: dict[str, str] = {}
 
     async def install_image(self, upload: Path, dest: Path) -> None:
         await asyncio.to_thread(unpack_boot_artifact, upload, dest)
-
-    async def create(self, spec: InstanceSpec) -> None:
-        async with self._lock(spec.key):
-            machine = self._machine(spec.key)
-            # A pending marker means an earlier create or reimage stopped before a supervisor took
-            # over: provision again rather than boot a half-provisioned machine.
-            if machine.spec.exists() and not machine.provision_pending.exists():
-                await self._ensure_started(machine)
-            else:
-                await self._provision(machine, spec)
-
-    async def reimage(self, spec: InstanceSpec) -> None:
-        async with self._lock(spec.key):
-            machine = self._existing(spec.key)
-            laid = read_json(machine.spec) or {}
-            if spec.generation and laid.get("generation") == spec.generation and not machine.provision_pending.exists():
-                await self._ensure_started(machine)  # this generation's reimage was done already
-                return
-            await self._provision(machine, spec)
-
-    async def start(self, key: str) -> None:
-        async with self._lock(key):
-            machine = self._existing(key)
-            if machine.provision_pending.exists():
-                raise DriverError(f"machine {key!r} was never fully provisioned; create or reimage it again")
-            await self._ensure_started(machine)
-
-    async def stop(self, key: str) -> None:
-        async with self._lock(key):
-            await self._power_off(self._existing(key))
-
-    async def deallocate(self, key: str) -> None:
-        async with self._lock(key):
-            machine = self._existing(key)
-            await self._power_off(machine)
-            machine.deallocated.touch()
 
     async def delete(self, key: str) -> None:
         async with self._lock(key):
@@ -126,9 +86,6 @@ class ProcessDriver(Driver):
                 raise DriverError(f"no machine {key!r}")
             self._endpoints[key] = spec["private_ip"]
         return self._endpoints[key], port
-
-    async def close(self) -> None:
-        self._locks.clear()
 
     # -- lifecycle
 
@@ -192,20 +149,6 @@ class ProcessDriver(Driver):
         await asyncio.to_thread(
             procfs.terminate_session, supervisor["session"], grace=self.stop_timeout, started_since=start_time
         )
-
-    # -- naming
-
-    def _machine(self, key: str) -> MachineDir:
-        return MachineDir.for_key(self.root, key)
-
-    def _existing(self, key: str) -> MachineDir:
-        machine = self._machine(key)
-        if not machine.spec.exists():
-            raise DriverError(f"no machine {key!r}")
-        return machine
-
-    def _lock(self, key: str) -> asyncio.Lock:
-        return self._locks.setdefault(key, asyncio.Lock())
 
 
 def remove_all(root: Path, *, stop_timeout: float = 5.0) -> None:

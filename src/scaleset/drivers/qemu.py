@@ -34,7 +34,6 @@ from urllib.parse import unquote
 from scaleset.drivers import procfs
 from scaleset.drivers.base import (
     AcceptCheck,
-    Driver,
     DriverError,
     ExtensionState,
     ExtensionStatus,
@@ -44,6 +43,7 @@ from scaleset.drivers.base import (
 )
 from scaleset.drivers.guest_extensions import settle_interrupted
 from scaleset.drivers.guest_provision import provision_script, read_reports
+from scaleset.drivers.local_machines import LocalMachineDriver
 from scaleset.drivers.machine_dir import MachineDir, read_json, write_json_atomic
 from scaleset.drivers.qmp import QmpError, human, qmp
 from scaleset.drivers.spec_json import spec_to_document
@@ -103,7 +103,7 @@ class VmDir(MachineDir):
         return Path(tempfile.gettempdir()) / f"scaleset-qmp-{os.getuid()}" / f"{digest}.sock"
 
 
-class QemuDriver(Driver):
+class QemuDriver(LocalMachineDriver):
     """Machines as QEMU VMs under `root`.
 
     `stop_timeout`: seconds from the ACPI power button to a hard `quit`. `boot_timeout`: how long a
@@ -131,19 +131,15 @@ class QemuDriver(Driver):
         custom_data_timeout: float = 600.0,
         download_timeout: float = 60.0,
     ) -> None:
-        self.root = root
+        super().__init__(root, stop_timeout=stop_timeout, custom_data_timeout=custom_data_timeout,
+                         extension_timeout=extension_timeout, download_timeout=download_timeout)
         self.qemu = qemu
         self.qemu_img = qemu_img
         self.accel = accel_args(accel)
         self.sizing = sizing or Sizing()
         self.max_booting = max_booting or 2 * (os.cpu_count() or 1)
-        self.stop_timeout = stop_timeout
         self.boot_timeout = boot_timeout
         self.data_disk_mib = data_disk_mib
-        self.extension_timeout = extension_timeout
-        self.custom_data_timeout = custom_data_timeout
-        self.download_timeout = download_timeout
-        self._locks: dict[str, asyncio.Lock] = {}
         self._booting = asyncio.Semaphore(self.max_booting)
         self._boot_watches: set[asyncio.Task[None]] = set()
 
@@ -152,43 +148,9 @@ class QemuDriver(Driver):
     async def install_image(self, upload: Path, dest: Path) -> None:
         await asyncio.to_thread(install_vm_image, upload, dest, qemu_img=self.qemu_img)
 
-    async def create(self, spec: InstanceSpec) -> None:
-        async with self._lock(spec.key):
-            vm = self._vm(spec.key)
-            if vm.spec.exists() and not vm.provision_pending.exists():
-                await self._ensure_started(vm)
-            else:
-                await self._provision(vm, spec)
-
-    async def reimage(self, spec: InstanceSpec) -> None:
-        async with self._lock(spec.key):
-            vm = self._existing(spec.key)
-            laid = read_json(vm.spec) or {}
-            if spec.generation and laid.get("generation") == spec.generation and not vm.provision_pending.exists():
-                await self._ensure_started(vm)  # this generation's reimage was done already
-                return
-            await self._provision(vm, spec)
-
-    async def start(self, key: str) -> None:
-        async with self._lock(key):
-            vm = self._existing(key)
-            if vm.provision_pending.exists():
-                raise DriverError(f"machine {key!r} was never fully provisioned; create or reimage it again")
-            await self._ensure_started(vm)
-
-    async def stop(self, key: str) -> None:
-        async with self._lock(key):
-            await self._power_off(self._existing(key))
-
-    async def deallocate(self, key: str) -> None:
-        async with self._lock(key):
-            vm = self._existing(key)
-            await self._power_off(vm)
-            vm.deallocated.touch()
-
     async def delete(self, key: str) -> None:
         async with self._lock(key):
-            vm = self._vm(key)
+            vm = self._machine(key)
             if not vm.path.exists():
                 return
             await self._power_off(vm, graceful=False)  # its disks go too: nothing to shut down cleanly for
@@ -197,10 +159,10 @@ class QemuDriver(Driver):
 
     async def status(self, key: str) -> InstanceStatus:
         # Small files and /proc only: cheap enough to read on the event loop.
-        return _read_status(self._vm(key))
+        return _read_status(self._machine(key))
 
     async def endpoint(self, key: str, port: int) -> tuple[str, int]:
-        vm = self._vm(key)
+        vm = self._machine(key)
         state = read_json(vm.state) or {}
         forwarded = (state.get("ports") or {}).get(str(port))
         if forwarded:
@@ -217,7 +179,7 @@ class QemuDriver(Driver):
         while the guest boots; slirp lists a connection from that host port to the guest as
         ESTABLISHED only once the guest itself accepted it. Slirp connects to the guest after our
         connect returned, so look a few times before saying no."""
-        vm = self._vm(key)
+        vm = self._machine(key)
 
         async def accepted() -> bool:
             forwarded = ((read_json(vm.state) or {}).get("ports") or {}).get(str(port))
@@ -236,7 +198,10 @@ class QemuDriver(Driver):
     async def close(self) -> None:
         for watch in list(self._boot_watches):
             watch.cancel()
-        self._locks.clear()
+        await super().close()
+
+    def _machine(self, key: str) -> VmDir:
+        return VmDir.for_key(self.root, key)
 
     # -- lifecycle
 
@@ -407,20 +372,6 @@ class QemuDriver(Driver):
                 os.kill(pid, signal.SIGKILL)
             await _wait_gone(pid, start_time, 5.0)
 
-    # -- naming
-
-    def _vm(self, key: str) -> VmDir:
-        return VmDir.for_key(self.root, key)
-
-    def _existing(self, key: str) -> VmDir:
-        vm = self._vm(key)
-        if not vm.spec.exists():
-            raise DriverError(f"no machine {key!r}")
-        return vm
-
-    def _lock(self, key: str) -> asyncio.Lock:
-        return self._locks.setdefault(key, asyncio.Lock())
-
 
 def remove_all(root: Path) -> None:
     """Stop and delete every VM under `root` (VMs outlive servers: demos and tests clean up)."""
@@ -567,4 +518,5 @@ def _read_text(path: Path) -> str:
         return path.read_text(errors="replace")
     except FileNotFoundError:
         return ""
+
 

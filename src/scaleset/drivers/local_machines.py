@@ -1,0 +1,92 @@
+"""The lifecycle both drivers of real local machines share (process trees and QEMU VMs).
+
+A machine is a directory (`MachineDir`) holding its spec and disks; calls on one key are
+serialised by a lock; a `provision-pending` marker lives from the start of a create or reimage
+until the machine runs on its new OS disk, so a call interrupted by a crash is provisioned again
+rather than booted half-made. Subclasses say how to lay a machine down and boot it
+(`_provision`), boot what is laid down (`_ensure_started`) and power it off (`_power_off`).
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+from pathlib import Path
+
+from scaleset.drivers.base import Driver, DriverError, InstanceSpec
+from scaleset.drivers.machine_dir import MachineDir, read_json
+
+
+class LocalMachineDriver(Driver):
+    """Timeouts, in seconds: `stop_timeout` for a machine to stop by itself before it is made to;
+    `custom_data_timeout`, `extension_timeout` and `download_timeout` (per file) bound provisioning."""
+
+    def __init__(self, root: Path, *, stop_timeout: float, custom_data_timeout: float = 600.0,
+                 extension_timeout: float = 1800.0, download_timeout: float = 60.0) -> None:
+        self.root = root
+        self.stop_timeout = stop_timeout
+        self.custom_data_timeout = custom_data_timeout
+        self.extension_timeout = extension_timeout
+        self.download_timeout = download_timeout
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def create(self, spec: InstanceSpec) -> None:
+        async with self._lock(spec.key):
+            machine = self._machine(spec.key)
+            if machine.spec.exists() and not machine.provision_pending.exists():
+                await self._ensure_started(machine)
+            else:
+                await self._provision(machine, spec)
+
+    async def reimage(self, spec: InstanceSpec) -> None:
+        async with self._lock(spec.key):
+            machine = self._existing(spec.key)
+            laid = read_json(machine.spec) or {}
+            if spec.generation and laid.get("generation") == spec.generation and not machine.provision_pending.exists():
+                await self._ensure_started(machine)  # this generation's reimage was done already
+                return
+            await self._provision(machine, spec)
+
+    async def start(self, key: str) -> None:
+        async with self._lock(key):
+            machine = self._existing(key)
+            if machine.provision_pending.exists():
+                raise DriverError(f"machine {key!r} was never fully provisioned; create or reimage it again")
+            await self._ensure_started(machine)
+
+    async def stop(self, key: str) -> None:
+        async with self._lock(key):
+            await self._power_off(self._existing(key))
+
+    async def deallocate(self, key: str) -> None:
+        async with self._lock(key):
+            machine = self._existing(key)
+            await self._power_off(machine)
+            machine.deallocated.touch()
+
+    async def close(self) -> None:
+        self._locks.clear()
+
+    @abc.abstractmethod
+    async def _provision(self, machine: MachineDir, spec: InstanceSpec) -> None:
+        """Power off, lay down a fresh OS disk for `spec` (data disks kept) and boot it."""
+
+    @abc.abstractmethod
+    async def _ensure_started(self, machine: MachineDir) -> None:
+        """Boot the machine as laid down, unless it runs."""
+
+    @abc.abstractmethod
+    async def _power_off(self, machine: MachineDir) -> None:
+        """Stop everything the machine runs; a no-op when nothing does."""
+
+    def _machine(self, key: str) -> MachineDir:
+        return MachineDir.for_key(self.root, key)
+
+    def _existing(self, key: str) -> MachineDir:
+        machine = self._machine(key)
+        if not machine.spec.exists():
+            raise DriverError(f"no machine {key!r}")
+        return machine
+
+    def _lock(self, key: str) -> asyncio.Lock:
+        return self._locks.setdefault(key, asyncio.Lock())
