@@ -18,6 +18,7 @@ import pytest
 from scaleset.api.tls import ensure_self_signed
 from scaleset.clock import VirtualClock
 from scaleset.health.probe_spec import ProbeSpec
+from scaleset.health.http_probe import Prober
 from scaleset.health.probing import probe_client, probe_once
 from tests.health.servers import HttpEndpoint
 
@@ -45,7 +46,7 @@ async def endpoint() -> AsyncIterator[HttpEndpoint]:
 
 
 @pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
+async def client() -> AsyncIterator[Prober]:
     async with probe_client() as shared:
         yield shared
 
@@ -53,7 +54,7 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
 # HTTP ------------------------------------------------------------------------------------------
 
 
-async def test_http_200_is_ok_with_status_and_latency(endpoint: HttpEndpoint, client: httpx.AsyncClient) -> None:
+async def test_http_200_is_ok_with_status_and_latency(endpoint: HttpEndpoint, client: Prober) -> None:
     answer = await probe_once("127.0.0.1", http_spec(endpoint.port), client=client)
     assert answer.ok
     assert answer.status_code == 200
@@ -63,7 +64,7 @@ async def test_http_200_is_ok_with_status_and_latency(endpoint: HttpEndpoint, cl
     assert endpoint.requests == ["/health"]
 
 
-async def test_http_503_is_down_and_says_so(endpoint: HttpEndpoint, client: httpx.AsyncClient) -> None:
+async def test_http_503_is_down_and_says_so(endpoint: HttpEndpoint, client: Prober) -> None:
     endpoint.respond = lambda _path: (503, b"busy")
     answer = await probe_once("127.0.0.1", http_spec(endpoint.port), client=client)
     assert not answer.ok
@@ -71,7 +72,7 @@ async def test_http_503_is_down_and_says_so(endpoint: HttpEndpoint, client: http
     assert answer.error == "HTTP 503"
 
 
-async def test_a_redirect_is_not_followed_and_not_healthy(endpoint: HttpEndpoint, client: httpx.AsyncClient) -> None:
+async def test_a_redirect_is_not_followed_and_not_healthy(endpoint: HttpEndpoint, client: Prober) -> None:
     # Azure's probers take 200 and nothing else as up.
     endpoint.respond = lambda path: (302, b"") if path == "/health" else (200, b"")
     answer = await probe_once("127.0.0.1", http_spec(endpoint.port), client=client)
@@ -79,7 +80,7 @@ async def test_a_redirect_is_not_followed_and_not_healthy(endpoint: HttpEndpoint
     assert endpoint.requests == ["/health"]
 
 
-async def test_refused_port_reads_connection_refused(client: httpx.AsyncClient) -> None:
+async def test_refused_port_reads_connection_refused(client: Prober) -> None:
     answer = await probe_once("127.0.0.1", http_spec(free_port()), client=client)
     assert not answer.ok
     assert answer.status_code is None
@@ -87,7 +88,7 @@ async def test_refused_port_reads_connection_refused(client: httpx.AsyncClient) 
 
 
 async def test_a_server_that_never_answers_times_out_within_the_timeout(
-    endpoint: HttpEndpoint, client: httpx.AsyncClient
+    endpoint: HttpEndpoint, client: Prober
 ) -> None:
     endpoint.answer = False
     answer = await probe_once("127.0.0.1", http_spec(endpoint.port), timeout=0.3, client=client)
@@ -98,7 +99,7 @@ async def test_a_server_that_never_answers_times_out_within_the_timeout(
 
 
 async def test_the_shared_client_opens_a_fresh_connection_per_probe(
-    endpoint: HttpEndpoint, client: httpx.AsyncClient
+    endpoint: HttpEndpoint, client: Prober
 ) -> None:
     # Like the load balancer's probes: each one proves the listener still accepts connections.
     for _ in range(3):
@@ -106,11 +107,43 @@ async def test_the_shared_client_opens_a_fresh_connection_per_probe(
     assert (len(endpoint.requests), endpoint.connections) == (3, 3)
 
 
-async def test_a_keep_alive_client_reuses_one_connection(endpoint: HttpEndpoint) -> None:
-    async with probe_client(keep_alive=True) as keeping:
-        for _ in range(5):
-            assert (await probe_once("127.0.0.1", http_spec(endpoint.port), client=keeping)).ok
-    assert (len(endpoint.requests), endpoint.connections) == (5, 1)
+async def raw_server(reply: bytes) -> tuple[asyncio.AbstractServer, int]:
+    """A listener that answers any request with exactly `reply` bytes, then closes."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(reply)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    return server, server.sockets[0].getsockname()[1]
+
+
+@pytest.mark.parametrize("reply, ok, app_state, error", [
+    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + b"".join(
+        b"%x;ext=1\r\n%s\r\n" % (len(part), part) for part in (b'{"Application', b'HealthState": "Healthy"}', b"")),
+     True, "Healthy", None),
+    (b"HTTP/1.0 200 OK\r\n\r\n{\"applicationHealthState\": \"unhealthy\"}", False, "Unhealthy",
+     "application reported Unhealthy"),
+    (b"SSH-2.0-OpenSSH_9.2\r\n\r\n", False, None, "connection closed without a valid HTTP response"),
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"ApplicationHealthState\"", False, None,
+     "no valid ApplicationHealthState in the response"),
+])  # fmt: skip
+async def test_raw_http_framings_are_read_as_http(reply: bytes, ok: bool, app_state: str | None, error: str | None,
+                                                  client: Prober) -> None:
+    """Chunked bodies, bodies ended by the close, no HTTP at all, and a body cut short."""
+    server, port = await raw_server(reply)
+    async with server:
+        answer = await probe_once("127.0.0.1", http_spec(port, rich=True), client=client)
+    assert (answer.ok, answer.app_state, answer.error) == (ok, app_state, error)
+
+
+async def test_a_binary_probe_needs_only_the_status_line(client: Prober) -> None:
+    server, port = await raw_server(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\npartial")
+    async with server:
+        answer = await probe_once("127.0.0.1", http_spec(port), client=client, timeout=1.0)
+    assert answer.ok and answer.status_code == 200
 
 
 async def test_without_a_client_a_probe_still_works(endpoint: HttpEndpoint) -> None:
@@ -118,13 +151,13 @@ async def test_without_a_client_a_probe_still_works(endpoint: HttpEndpoint) -> N
     assert answer.ok and answer.status_code == 200
 
 
-async def test_a_large_body_is_read_only_up_to_a_cap(endpoint: HttpEndpoint, client: httpx.AsyncClient) -> None:
+async def test_a_large_body_is_read_only_up_to_a_cap(endpoint: HttpEndpoint, client: Prober) -> None:
     endpoint.respond = lambda _path: (200, b"x" * 2_000_000)
     answer = await probe_once("127.0.0.1", http_spec(endpoint.port), client=client)
     assert answer.ok and answer.status_code == 200
 
 
-async def test_the_answer_is_stamped_by_the_injected_clock(endpoint: HttpEndpoint, client: httpx.AsyncClient) -> None:
+async def test_the_answer_is_stamped_by_the_injected_clock(endpoint: HttpEndpoint, client: Prober) -> None:
     clock = VirtualClock()
     clock.advance(90)
     answer = await probe_once("127.0.0.1", http_spec(endpoint.port), client=client, clock=clock)
@@ -171,7 +204,7 @@ def server_tls(tmp_path: Path) -> Iterator[ssl.SSLContext]:
 
 
 async def test_https_with_an_untrusted_certificate_is_probed_without_verification(
-    server_tls: ssl.SSLContext, client: httpx.AsyncClient
+    server_tls: ssl.SSLContext, client: Prober
 ) -> None:
     server = await HttpEndpoint().start(tls=server_tls)
     try:
@@ -187,7 +220,7 @@ async def test_https_with_an_untrusted_certificate_is_probed_without_verificatio
         await server.close()
 
 
-async def test_https_against_a_plain_text_listener_fails_with_a_tls_error(client: httpx.AsyncClient) -> None:
+async def test_https_against_a_plain_text_listener_fails_with_a_tls_error(client: Prober) -> None:
     async def plain(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.read(1)  # the ClientHello has begun
         writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
@@ -222,14 +255,14 @@ async def test_https_against_a_plain_text_listener_fails_with_a_tls_error(client
     ],
 )
 async def test_rich_bodies_are_read_case_insensitively(
-    endpoint: HttpEndpoint, client: httpx.AsyncClient, body: object, ok: bool, app_state: str | None, error: str | None
+    endpoint: HttpEndpoint, client: Prober, body: object, ok: bool, app_state: str | None, error: str | None
 ) -> None:
     endpoint.respond = lambda _path: (200, json.dumps(body).encode())
     answer = await probe_once("127.0.0.1", http_spec(endpoint.port, rich=True), client=client)
     assert (answer.ok, answer.status_code, answer.app_state, answer.error) == (ok, 200, app_state, error)
 
 
-async def test_rich_garbage_body_is_no_state(endpoint: HttpEndpoint, client: httpx.AsyncClient) -> None:
+async def test_rich_garbage_body_is_no_state(endpoint: HttpEndpoint, client: Prober) -> None:
     endpoint.respond = lambda _path: (200, b"\x00not json{")
     answer = await probe_once("127.0.0.1", http_spec(endpoint.port, rich=True), client=client)
     assert (answer.ok, answer.status_code, answer.app_state) == (False, 200, None)
@@ -237,14 +270,14 @@ async def test_rich_garbage_body_is_no_state(endpoint: HttpEndpoint, client: htt
 
 
 async def test_rich_healthy_body_with_a_non_200_status_is_no_state(
-    endpoint: HttpEndpoint, client: httpx.AsyncClient
+    endpoint: HttpEndpoint, client: Prober
 ) -> None:
     endpoint.respond = lambda _path: (503, b'{"ApplicationHealthState": "Healthy"}')
     answer = await probe_once("127.0.0.1", http_spec(endpoint.port, rich=True), client=client)
     assert (answer.ok, answer.app_state, answer.error) == (False, None, "HTTP 503")
 
 
-async def test_a_binary_probe_ignores_what_the_body_says(endpoint: HttpEndpoint, client: httpx.AsyncClient) -> None:
+async def test_a_binary_probe_ignores_what_the_body_says(endpoint: HttpEndpoint, client: Prober) -> None:
     endpoint.respond = lambda _path: (200, b'{"ApplicationHealthState": "Unhealthy"}')
     answer = await probe_once("127.0.0.1", http_spec(endpoint.port), client=client)
     assert answer.ok and answer.app_state is None
@@ -303,7 +336,7 @@ async def test_tcp_listener_with_a_full_backlog_times_out() -> None:
 # Many at once ----------------------------------------------------------------------------------
 
 
-async def test_smoke_200_endpoints_probed_concurrently_all_answer_ok(client: httpx.AsyncClient) -> None:
+async def test_smoke_200_endpoints_probed_concurrently_all_answer_ok(client: Prober) -> None:
     """Not a benchmark: 200 real endpoints probed at once through one client all come back ok."""
     servers = [await HttpEndpoint().start() for _ in range(200)]
     try:

@@ -17,10 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    import httpx
-
     from scaleset.clock import Clock
     from scaleset.health.answers import ProbeAnswer
+    from scaleset.health.http_probe import Prober
     from scaleset.health.probe_spec import ProbeSpec
 
 # Asked while a TCP connection just made to a machine is open: whether the machine itself took it.
@@ -165,7 +164,7 @@ class Driver(abc.ABC):
         does not prove it (a port forwarder accepts on the machine's behalf). None: it does."""
         return None
 
-    async def probe(self, key: str, spec: ProbeSpec, *, client: httpx.AsyncClient | None = None,
+    async def probe(self, key: str, spec: ProbeSpec, *, client: Prober | None = None,
                     clock: Clock | None = None) -> ProbeAnswer:
         """One health probe of the machine as `spec` says; never raises for what the machine does."""
         from scaleset.health.probing import probe_once, unreachable

@@ -10,15 +10,12 @@ This is the only module of `health/` that does IO. It judges one answer the way 
 - Tcp: healthy when the three-way handshake completes, i.e. a socket is listening and took the
   connection into its accept queue.
 
-Probes must be cheap, so TCP probes use a bare non-blocking socket (~50 us of CPU each) and HTTP
-probes share one client made by `probe_client()` (its TLS context and pool machinery are built
-once). That client opens a fresh connection per probe rather than keeping connections alive:
-
-- httpcore 1.0.x's pool scans all its connections for every request, and its idle-eviction check
-  is quadratic in them (encode/httpcore#1035). With one idle keep-alive connection per instance,
-  200 instances already cost ~10 ms of CPU per probe, against ~1 ms with a fresh connection.
-- A new connection is what the load balancer makes too, and it proves the instance still accepts
-  connections, which a connection kept alive from an earlier probe does not.
+Probes must be cheap: one server probes tens of thousands of instances. TCP probes use a bare
+non-blocking socket (~50 us of CPU each) and HTTP probes a bare asyncio protocol (`http_probe`),
+sharing what `probe_client()` makes (the TLS context). Each probe opens a fresh connection: that
+is what the load balancer does, and it proves the instance still accepts connections. (httpx,
+used before, cost ~1 ms of CPU per probe in its pool and request machinery, and its keep-alive
+pool scans quadratically: encode/httpcore#1035.)
 """
 
 from __future__ import annotations
@@ -29,14 +26,12 @@ import ipaddress
 import json
 import socket
 import ssl
-import struct
 import time
-
-import httpx
 
 from scaleset.clock import Clock, RealClock
 from scaleset.drivers.base import AcceptCheck
 from scaleset.health.answers import AppState, ProbeAnswer
+from scaleset.health.http_probe import LINGER_RESET, BadResponse, Prober, http_get
 from scaleset.health.probe_spec import ProbeSpec
 
 __all__ = ["ProbeAnswer", "probe_client", "probe_once", "unreachable"]
@@ -46,35 +41,14 @@ MAX_BODY_BYTES = 64 * 1024
 _STATE_KEY = "applicationhealthstate"
 _APP_STATES: dict[str, AppState] = {"healthy": "Healthy", "unhealthy": "Unhealthy"}
 _REAL_CLOCK = RealClock()
-# Close with a reset instead of a FIN handshake, as HAProxy's checks do: the prober is the active
-# closer, and thousands of probes a second would leave tens of thousands of sockets in TIME_WAIT.
-# A health check has nothing left to say, so the reset loses nothing.
-_LINGER_RESET = struct.pack("ii", 1, 0)
 
 # (ok, status code, error, app state): a ProbeAnswer before it is stamped.
 _Judged = tuple[bool, int | None, str | None, AppState | None]
 
 
-def probe_client(*, max_connections: int = 1000, keep_alive: bool = False) -> httpx.AsyncClient:
-    """The HTTP client probes should share: no certificate checks, no redirects, no proxies.
-
-    `keep_alive=True` reuses connections; worth it only for a handful of instances (see above).
-    """
-    headers = {"User-Agent": "scaleset-health-probe"}
-    if not keep_alive:
-        # Let the server close first, so the TIME_WAIT lands on its side rather than ours.
-        headers["Connection"] = "close"
-    return httpx.AsyncClient(
-        verify=False,
-        follow_redirects=False,
-        # A proxy from the environment would answer for the instance; probes go straight to it.
-        trust_env=False,
-        limits=httpx.Limits(
-            max_connections=max_connections,
-            max_keepalive_connections=max_connections if keep_alive else 0,
-        ),
-        headers=headers,
-    )
+def probe_client() -> Prober:
+    """What HTTP probes should share (`async with probe_client() as client: ...`)."""
+    return Prober()
 
 
 async def probe_once(
@@ -83,7 +57,7 @@ async def probe_once(
     *,
     port: int | None = None,
     timeout: float = 2.0,
-    client: httpx.AsyncClient | None = None,
+    client: Prober | None = None,
     clock: Clock | None = None,
     accepted: AcceptCheck | None = None,
 ) -> ProbeAnswer:
@@ -91,8 +65,7 @@ async def probe_once(
 
     `port` is where the instance's `spec.port` is reached from here (a forwarded port), by default
     that port itself. `timeout` bounds the whole probe (connect, TLS, request, body). `client`
-    should come from `probe_client()` and be shared; without one, a client is made and closed for
-    this probe alone. `clock` stamps the answer; latency is always measured in real time, as it is
+    should come from `probe_client()` and be shared; without one, one is made for this probe. `clock` stamps the answer; latency is always measured in real time, as it is
     real IO. `accepted` confirms a TCP connection reached the instance itself (see Driver).
     """
     clock = clock or _REAL_CLOCK
@@ -106,10 +79,10 @@ async def probe_once(
                 # health that is the application's way of saying Healthy.
                 judged: _Judged = (True, None, None, "Healthy" if spec.rich else None)
             else:
-                judged = await _http(host, port, spec, timeout, client)
-    except (TimeoutError, httpx.TimeoutException):
+                judged = await _http(host, port, spec, client)
+    except TimeoutError:
         judged = (False, None, f"timeout after {float(timeout)} s", None)
-    except (OSError, httpx.HTTPError) as exc:
+    except (OSError, BadResponse) as exc:
         judged = (False, None, _describe(exc), None)
     latency_ms = (time.perf_counter() - started) * 1000.0
     ok, status_code, error, app_state = judged
@@ -137,27 +110,16 @@ async def _tcp(host: str, port: int, accepted: AcceptCheck | None) -> None:
         await loop.sock_connect(sock, (host.strip("[]"), port))
         if accepted is not None and not await accepted():
             raise ConnectionError("the port is forwarded but the machine did not accept the connection")
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_RESET)
     finally:
         sock.close()
 
 
-async def _http(
-    host: str, port: int, spec: ProbeSpec, timeout: float, client: httpx.AsyncClient | None
-) -> _Judged:
-    url = f"{spec.protocol}://{_url_host(host)}:{port}{spec.request_path or '/'}"
-    if client is None:
-        async with probe_client(max_connections=1) as own:
-            return await _get(own, url, spec, timeout)
-    return await _get(client, url, spec, timeout)
-
-
-async def _get(client: httpx.AsyncClient, url: str, spec: ProbeSpec, timeout: float) -> _Judged:
-    async with client.stream("GET", url, timeout=timeout) as response:
-        # Read the body even when only the status matters: a fully read response lets the pool
-        # reuse the connection for the next probe.
-        body = await _read_capped(response)
-    status = response.status_code
+async def _http(host: str, port: int, spec: ProbeSpec, client: Prober | None) -> _Judged:
+    tls = (client or Prober()).tls if spec.protocol == "https" else None
+    # A binary probe is judged by its status line alone; only rich health reads the body.
+    status, body = await http_get(host.strip("[]"), port, spec.request_path or "/", tls=tls,
+                                  read_body=spec.rich, limit=MAX_BODY_BYTES)
     if status != 200:
         return False, status, f"HTTP {status}", None
     if not spec.rich:
@@ -168,17 +130,6 @@ async def _get(client: httpx.AsyncClient, url: str, spec: ProbeSpec, timeout: fl
     if app_state == "Unhealthy":
         return False, status, "application reported Unhealthy", app_state
     return True, status, None, app_state
-
-
-async def _read_capped(response: httpx.Response) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.aiter_bytes():
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            break  # closing an unfinished response drops its connection, which is what we want
-    return b"".join(chunks)[:MAX_BODY_BYTES]
 
 
 def _app_state(body: bytes) -> AppState | None:
@@ -211,8 +162,8 @@ def _describe(exc: BaseException) -> str:
         if isinstance(current, OSError) and current.errno is not None:
             return f"connection failed: {(current.strerror or str(current)).lower()}"
         current = current.__cause__ or current.__context__
-    if isinstance(exc, httpx.RemoteProtocolError):
-        return "connection closed without a valid HTTP response"
+    if isinstance(exc, BadResponse):
+        return str(exc)
     text = str(exc) or type(exc).__name__
     return text if len(text) <= 120 else text[:117] + "..."
 
@@ -222,8 +173,3 @@ def _is_ipv6(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).version == 6
     except ValueError:
         return False
-
-
-def _url_host(host: str) -> str:
-    host = host.strip("[]")
-    return f"[{host}]" if _is_ipv6(host) else host

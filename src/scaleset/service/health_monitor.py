@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
 import sqlalchemy as sa
 
 from scaleset.clock import every
 from scaleset.health.answers import ProbeAnswer
 from scaleset.health.default_health import default_verdict
 from scaleset.health.probe_spec import ProbeSpec
+from scaleset.health.http_probe import Prober
 from scaleset.health.probing import probe_client
 from scaleset.health.sources import probe_spec_for
 from scaleset.health.tracker import HealthTracker
@@ -50,7 +50,7 @@ class HealthMonitor:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self._watched: dict[tuple[str, int], _Watched] = {}
-        self._client: httpx.AsyncClient | None = None
+        self._client: Prober | None = None
         self._task: asyncio.Task[None] | None = None
         self._probes: set[asyncio.Task[None]] = set()
 
