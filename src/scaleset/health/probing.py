@@ -11,7 +11,7 @@ This is the only module of `health/` that does IO. It judges one answer the way 
   connection into its accept queue.
 
 Probes must be cheap: one server probes tens of thousands of instances. TCP probes use a bare
-non-blocking socket (~50 us of CPU each) and HTTP probes a bare asyncio protocol (`http_probe`),
+connection (~50 us of CPU each) and HTTP probes a bare asyncio protocol (`http_probe`),
 sharing what `probe_client()` makes (the TLS context). Each probe opens a fresh connection: that
 is what the load balancer does, and it proves the instance still accepts connections. (httpx,
 used before, cost ~1 ms of CPU per probe in its pool and request machinery, and its keep-alive
@@ -103,16 +103,15 @@ def unreachable(reason: str, clock: Clock | None = None) -> ProbeAnswer:
 
 async def _tcp(host: str, port: int, accepted: AcceptCheck | None) -> None:
     loop = asyncio.get_running_loop()
-    family = socket.AF_INET6 if _is_ipv6(host) else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    transport, _ = await loop.create_connection(asyncio.Protocol, host.strip("[]"), port)
     try:
-        sock.setblocking(False)
-        await loop.sock_connect(sock, (host.strip("[]"), port))
         if accepted is not None and not await accepted():
             raise ConnectionError("the port is forwarded but the machine did not accept the connection")
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_RESET)
     finally:
-        sock.close()
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_RESET)
+        transport.abort()
 
 
 async def _http(host: str, port: int, spec: ProbeSpec, client: Prober | None) -> _Judged:
