@@ -12,8 +12,8 @@ have 1,000 addresses. Distinct addresses also give every (source, destination) p
 ephemeral-port space, so the TIME_WAIT sockets that fresh connections leave behind on loopback
 cannot exhaust the ports. The server uses uvloop when it is installed (it is the cheap side).
 
-The prober side runs in this process on the default asyncio loop (as `scaleset serve` does) and
-probes the endpoints round-robin with `--concurrency` probes in flight for `--duration` seconds,
+The prober side runs in this process on uvloop when installed, as `scaleset serve` does
+(`--prober-loop asyncio` for asyncio's own loop), and probes the endpoints round-robin with `--concurrency` probes in flight for `--duration` seconds,
 one phase after the other:
 
 1. scaleset HTTP: `probe_once(host, ProbeSpec("http", port, "/health"), client=<one shared
@@ -320,7 +320,7 @@ def main() -> int:
     parser.add_argument("--endpoints", type=int, default=1000, help="HTTP endpoints (default 1000)")
     parser.add_argument("--port", type=int, default=PORT, help=f"the endpoints' port (default {PORT})")
     parser.add_argument("--prober-loop", choices=("uvloop", "asyncio"), default=None,
-                        help="the prober's event loop (default: asyncio's, which `scaleset serve` runs on)")
+                        help="the prober's event loop (default: uvloop when installed, as `scaleset serve` runs)")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)  # the server process
     args = parser.parse_args()
     if args.serve:
@@ -331,7 +331,7 @@ def main() -> int:
 
     open_files = raise_open_files()
     uv = uvloop_version()
-    prober_loop = args.prober_loop or "asyncio"
+    prober_loop = args.prober_loop or ("uvloop" if uv else "asyncio")
     header("Health probing: probes per second", {
         "endpoints": f"{args.endpoints:,} x GET {PATH} on 127.77.x.y:{args.port}, one server process "
                      f"({'uvloop ' + uv if uv else 'asyncio'}, bare Protocol, fixed 200 + Connection: close)",

@@ -165,3 +165,22 @@ async def test_machines_outlive_a_server_killed_with_sigkill(pkit: Kit) -> None:
     assert (await adopter.status("outlived")).power_state is PowerState.RUNNING
     await adopter.delete("outlived")
     assert await app_refuses(ip)
+
+
+def test_create_returns_on_uvloop_whose_children_inherit_every_descriptor(tmp_path: Path) -> None:
+    """`scaleset serve` runs on uvloop, which does not close descriptors for the processes it
+    spawns: the supervisor must drop them, or the driver waits for ever on its stdout pipe."""
+    import uvloop
+
+    from tests.drivers.kits import process_kit
+
+    async def create_one() -> PowerState:
+        kit = await process_kit(tmp_path)
+        try:
+            spec = kit.spec()
+            await asyncio.wait_for(kit.driver.create(spec), 15)
+            return (await kit.driver.status(spec.key)).power_state
+        finally:
+            await kit.cleanup()
+
+    assert uvloop.run(create_one()) is PowerState.RUNNING

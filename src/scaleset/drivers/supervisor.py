@@ -269,7 +269,18 @@ class Supervisor:
 
 
 def _detach() -> None:
-    """Fork and let the parent exit, so no server process is this supervisor's parent."""
+    """Fork and let the parent exit, so no server process is this supervisor's parent.
+
+    Every descriptor past stdio is closed first: a server whose event loop does not close them
+    when it spawns us (uvloop does not) would otherwise hand its machines its sockets, and a copy
+    of our stdout pipe that the driver then waits on for ever.
+    """
+    for name in os.listdir("/proc/self/fd"):
+        if int(name) > 2:
+            try:
+                os.close(int(name))
+            except OSError:
+                pass  # the directory listing's own descriptor, already gone
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 0)
     os.close(devnull)

@@ -15,7 +15,7 @@ import socket
 import ssl
 import struct
 
-__all__ = ["BadResponse", "Prober", "http_get"]
+__all__ = ["BadResponse", "Prober", "close_with_reset", "http_get"]
 
 USER_AGENT = "scaleset-health-probe"
 _HEAD_LIMIT = 16 * 1024  # a status line and headers longer than this are not a health answer
@@ -68,13 +68,18 @@ async def http_get(host: str, port: int, path: str, *, tls: ssl.SSLContext | Non
         )
         return await done
     finally:
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_RESET)
-            except OSError:
-                pass
-        transport.abort()
+        close_with_reset(transport)
+
+
+def close_with_reset(transport: asyncio.BaseTransport) -> None:
+    """Close a probe's connection at once with a reset (see LINGER_RESET)."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_RESET)
+        except OSError:
+            pass  # the peer closed it already
+    transport.abort()
 
 
 class _Response(asyncio.Protocol):

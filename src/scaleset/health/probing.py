@@ -24,14 +24,13 @@ import asyncio
 import errno
 import ipaddress
 import json
-import socket
 import ssl
 import time
 
 from scaleset.clock import Clock, RealClock
 from scaleset.drivers.base import AcceptCheck
 from scaleset.health.answers import AppState, ProbeAnswer
-from scaleset.health.http_probe import LINGER_RESET, BadResponse, Prober, http_get
+from scaleset.health.http_probe import BadResponse, Prober, close_with_reset, http_get
 from scaleset.health.probe_spec import ProbeSpec
 
 __all__ = ["ProbeAnswer", "probe_client", "probe_once", "unreachable"]
@@ -108,10 +107,7 @@ async def _tcp(host: str, port: int, accepted: AcceptCheck | None) -> None:
         if accepted is not None and not await accepted():
             raise ConnectionError("the port is forwarded but the machine did not accept the connection")
     finally:
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_RESET)
-        transport.abort()
+        close_with_reset(transport)
 
 
 async def _http(host: str, port: int, spec: ProbeSpec, client: Prober | None) -> _Judged:
