@@ -36,7 +36,8 @@ from _common import HttpAnswer, header, median, poll_http, ratio, seconds
 from scaleset.drivers import procfs
 from scaleset.drivers.base import DriverError, ImageArtifact, InstanceSpec
 from scaleset.drivers.machine_dir import read_json
-from scaleset.drivers.qemu import QemuDriver, VmDir, remove_all
+from scaleset.drivers.qemu import QemuDriver, remove_all
+from scaleset.drivers.vm_files import VmDir
 from scaleset.drivers.vm_host import INSTALL_HINT, Sizing, accel_args, kvm_usable, missing_tools
 
 GOAL_RATIO = 1.2  # reimage-to-healthy / cold-boot-to-healthy

@@ -15,7 +15,8 @@ import pytest
 
 from scaleset.drivers.base import DriverError, ExtensionSpec, ExtensionState, InvalidArtifact, PowerState
 from scaleset.drivers.machine_dir import read_json
-from scaleset.drivers.qemu import QemuDriver, VmDir
+from scaleset.drivers.qemu import QemuDriver
+from scaleset.drivers.vm_files import VmDir
 from scaleset.drivers.vm_host import Sizing, accel_args, kvm_usable
 from scaleset.drivers.vm_image import VmImage, install_vm_image
 from scaleset.drivers.waiting import wait_for_extensions

@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import time
 from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
 
+from scaleset.drivers import procfs
 from scaleset.drivers.base import Driver, DriverError, InstanceSpec
 from scaleset.drivers.machine_dir import MachineDir, read_json
 
@@ -90,3 +94,33 @@ class LocalMachineDriver(Driver):
 
     def _lock(self, key: str) -> asyncio.Lock:
         return self._locks.setdefault(key, asyncio.Lock())
+
+
+def remove_every_machine(driver: LocalMachineDriver) -> None:
+    """Stop and delete every machine under the driver's root (machines outlive servers: demos and
+    tests clean up); blocking."""
+    if not driver.root.is_dir():
+        return
+
+    async def delete_all() -> None:
+        for path in driver.root.iterdir():
+            if path.is_dir():
+                await driver.delete(unquote(path.name))  # directories are quoted keys
+
+    asyncio.run(delete_all())
+
+
+def is_running(record: dict[str, Any] | None) -> bool:
+    """Whether the process a record names ({"pid", "start_time"}) still runs; a zombie or a reused
+    PID counts as gone."""
+    return bool(record) and procfs.is_alive(record.get("pid"), record.get("start_time"))
+
+
+async def wait_gone(pid: int, start_time: int | None, timeout: float) -> bool:
+    """Wait up to `timeout` seconds for a process to end; whether it did."""
+    deadline = time.monotonic() + timeout
+    while procfs.is_alive(pid, start_time):
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.02)
+    return True

@@ -85,6 +85,13 @@ def write_json_atomic(path: Path, document: Any) -> None:
         raise
 
 
+def write_private(path: Path, data: bytes) -> None:
+    """Write a file only its owner may read (custom data, secrets on their way to a machine)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+
+
 def read_json(path: Path) -> Any:
     """The document at `path`, or None if there is none (or it is being replaced by a crash)."""
     try:

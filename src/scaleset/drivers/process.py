@@ -8,7 +8,6 @@ read back from that directory and /proc, so a new driver on the same root adopts
 from __future__ import annotations
 
 import asyncio
-from urllib.parse import unquote
 import json
 import os
 import shutil
@@ -29,8 +28,8 @@ from scaleset.drivers.base import (
 )
 from scaleset.drivers.boot_artifact import unpack_boot_artifact
 from scaleset.drivers.guest_extensions import settle_interrupted
-from scaleset.drivers.local_machines import LocalMachineDriver
-from scaleset.drivers.machine_dir import MachineDir, read_json, write_json_atomic
+from scaleset.drivers.local_machines import LocalMachineDriver, is_running, remove_every_machine, wait_gone
+from scaleset.drivers.machine_dir import MachineDir, read_json, write_json_atomic, write_private
 from scaleset.drivers.spec_json import spec_to_document
 
 _PACKAGE_PARENT = str(Path(scaleset.__file__).resolve().parent.parent)
@@ -143,7 +142,7 @@ class ProcessDriver(LocalMachineDriver):
         pid, start_time = supervisor["pid"], supervisor["start_time"]
         if procfs.is_alive(pid, start_time):
             _kill(pid, signal.SIGTERM)
-            if not await _wait_gone(pid, start_time, self.stop_timeout + 5.0):
+            if not await wait_gone(pid, start_time, self.stop_timeout + 5.0):
                 _kill(pid, signal.SIGKILL)
         # Whatever the supervisor could not stop (or left behind when it was killed).
         await asyncio.to_thread(
@@ -153,16 +152,7 @@ class ProcessDriver(LocalMachineDriver):
 
 def remove_all(root: Path, *, stop_timeout: float = 5.0) -> None:
     """Stop and delete every machine under `root` (machines outlive servers: demos and tests clean up)."""
-    if not root.is_dir():
-        return
-    driver = ProcessDriver(root, stop_timeout=stop_timeout)
-
-    async def delete_all() -> None:
-        for machine in root.iterdir():
-            if machine.is_dir():
-                await driver.delete(unquote(machine.name))  # directories are quoted keys
-
-    asyncio.run(delete_all())
+    remove_every_machine(ProcessDriver(root, stop_timeout=stop_timeout))
 
 
 def _lay_down(machine: MachineDir, spec: InstanceSpec) -> None:
@@ -180,9 +170,7 @@ def _lay_down(machine: MachineDir, spec: InstanceSpec) -> None:
     _remove_tree(machine.path / "extensions")
     machine.custom_data.unlink(missing_ok=True)
     if spec.custom_data:
-        fd = os.open(machine.custom_data, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(spec.custom_data)
+        write_private(machine.custom_data, spec.custom_data)
     machine.deallocated.unlink(missing_ok=True)
     write_json_atomic(machine.spec, spec_to_document(spec))
 
@@ -211,14 +199,14 @@ def _read_status(machine: MachineDir) -> InstanceStatus:
         return InstanceStatus(PowerState.UNKNOWN)
     status = read_json(machine.status) or {}
     extensions = status.get("extensions") or []
-    if _alive(status.get("supervisor")):
+    if is_running(status.get("supervisor")):
         power = PowerState(status.get("power", PowerState.STARTING))
     elif machine.provision_pending.exists():
         power = PowerState.STARTING
         extensions = [{"name": e["name"], "state": "transitioning"} for e in spec["extensions"]]
     else:
         extensions = settle_interrupted(extensions)
-        if _alive(status.get("boot")):
+        if is_running(status.get("boot")):
             # Its supervisor was killed; the machine still runs, and stop still reaches it.
             power = PowerState.RUNNING
         elif machine.deallocated.exists():
@@ -230,20 +218,6 @@ def _read_status(machine: MachineDir) -> InstanceStatus:
         spec["image"]["urn"],
         tuple(ExtensionStatus(e["name"], ExtensionState(e["state"]), e.get("message", "")) for e in extensions),
     )
-
-
-def _alive(record: dict[str, Any] | None) -> bool:
-    return bool(record) and procfs.is_alive(record.get("pid"), record.get("start_time"))
-
-
-async def _wait_gone(pid: int, start_time: int, timeout: float) -> bool:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while procfs.is_alive(pid, start_time):
-        if loop.time() > deadline:
-            return False
-        await asyncio.sleep(0.02)
-    return True
 
 
 def _kill(pid: int, sig: int) -> None:

@@ -18,18 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import os
-import re
 import shutil
 import signal
-import socket
 import subprocess
-import tempfile
 import time
 from pathlib import Path
-from typing import Any
-from urllib.parse import unquote
 
 from scaleset.drivers import procfs
 from scaleset.drivers.base import (
@@ -43,65 +37,14 @@ from scaleset.drivers.base import (
 )
 from scaleset.drivers.guest_extensions import settle_interrupted
 from scaleset.drivers.guest_provision import provision_script, read_reports
-from scaleset.drivers.local_machines import LocalMachineDriver
-from scaleset.drivers.machine_dir import MachineDir, read_json, write_json_atomic
+from scaleset.drivers.local_machines import LocalMachineDriver, is_running, remove_every_machine, wait_gone
+from scaleset.drivers.machine_dir import read_json, write_json_atomic
+from scaleset.drivers.qemu_command import FORWARD_FAILED, established, free_port, qemu_command
 from scaleset.drivers.qmp import QmpError, human, qmp
 from scaleset.drivers.spec_json import spec_to_document
+from scaleset.drivers.vm_files import VmDir, make_data_disk, read_text, run_tool, secret_files, write_seed
 from scaleset.drivers.vm_host import Sizing, accel_args
 from scaleset.drivers.vm_image import VmImage, install_vm_image
-
-GUEST_IP = "10.0.2.15"  # where slirp puts the guest
-_FORWARD_FAILED = "Could not set up host forwarding rule"
-
-
-class VmDir(MachineDir):
-    """The files of one VM.
-
-        <root>/<key>/
-            spec.json          the instance spec without protected settings
-            state.json         the running QEMU (pid, start time), forwarded ports, size
-            os.qcow2           OS disk: an overlay on the image's base
-            data/<lun>.img     data disks: raw ext4, survive reimage
-            seed/              cloud-init NoCloud seed (meta-data, user-data), served as a FAT disk
-            provision-pending  from the start of create/reimage until QEMU runs with the new disk
-            deallocated        from deallocate until the next start
-            logs/console.log   the guest's first serial port
-            logs/status.log    its second: extension reports and readiness
-    """
-
-    @property
-    def os_disk(self) -> Path:
-        return self.path / "os.qcow2"
-
-    def data_disk(self, lun: int) -> Path:
-        return self.path / "data" / f"{lun}.img"
-
-    @property
-    def state(self) -> Path:
-        return self.path / "state.json"
-
-    @property
-    def seed(self) -> Path:
-        return self.path / "seed"
-
-    @property
-    def pidfile(self) -> Path:
-        return self.path / "qemu.pid"
-
-    @property
-    def console(self) -> Path:
-        return self.logs / "console.log"
-
-    @property
-    def status_channel(self) -> Path:
-        return self.logs / "status.log"
-
-    @property
-    def qmp_socket(self) -> Path:
-        # Unix socket paths are limited to 107 bytes; a machine directory may be deeper than that.
-        digest = hashlib.sha256(str(self.path.resolve()).encode()).hexdigest()[:24]
-        return Path(tempfile.gettempdir()) / f"scaleset-qmp-{os.getuid()}" / f"{digest}.sock"
-
 
 class QemuDriver(LocalMachineDriver):
     """Machines as QEMU VMs under `root`.
@@ -169,7 +112,7 @@ class QemuDriver(LocalMachineDriver):
             return "127.0.0.1", int(forwarded)
         if read_json(vm.spec) is None:
             raise DriverError(f"no machine {key!r}")
-        if not _alive(state):
+        if not is_running(state):
             raise DriverError(f"machine {key!r} is not running, so its port {port} is not forwarded")
         async with self._lock(key):
             return "127.0.0.1", await self._forward(vm, port)
@@ -188,7 +131,7 @@ class QemuDriver(LocalMachineDriver):
                     table = await human(vm.qmp_socket, "info usernet", timeout=2.0)
                 except QmpError:
                     return False
-                if forwarded and _established(table, port, int(forwarded)):
+                if forwarded and established(table, port, int(forwarded)):
                     return True
                 await asyncio.sleep(0.05)
             return False
@@ -230,19 +173,19 @@ class QemuDriver(LocalMachineDriver):
         (vm.path / "data").mkdir(exist_ok=True)
         for lun in spec.data_disk_luns:
             if not vm.data_disk(lun).exists():
-                _make_data_disk(vm.data_disk(lun), lun, self.data_disk_mib)
+                make_data_disk(vm.data_disk(lun), lun, self.data_disk_mib)
         fresh = vm.path / "os.new.qcow2"
         fresh.unlink(missing_ok=True)
-        _run([self.qemu_img, "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", str(image.base.resolve()), str(fresh)])
+        run_tool([self.qemu_img, "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", str(image.base.resolve()), str(fresh)])
         fresh.replace(vm.os_disk)
-        _write_seed(vm.seed, spec)
+        write_seed(vm.seed, spec)
         # A new OS disk starts a new conversation on the status channel.
         vm.status_channel.unlink(missing_ok=True)
         vm.deallocated.unlink(missing_ok=True)
         write_json_atomic(vm.spec, spec_to_document(spec))
 
     async def _ensure_started(self, vm: VmDir) -> None:
-        if _alive(read_json(vm.state)):
+        if is_running(read_json(vm.state)):
             return
         vm.deallocated.unlink(missing_ok=True)
         await self._launch(vm, secrets={})
@@ -258,19 +201,19 @@ class QemuDriver(LocalMachineDriver):
         vm.qmp_socket.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         vm.qmp_socket.unlink(missing_ok=True)
         vm.pidfile.unlink(missing_ok=True)
-        ready_before = read_reports(_read_text(vm.status_channel))[1]
+        ready_before = read_reports(read_text(vm.status_channel))[1]
         await self._booting.acquire()
         try:
             for attempt in range(5):
-                ports = {guest: (host if attempt == 0 and host else _free_port()) for guest, host in wanted.items()}
-                with _secret_files(vm.path, secrets) as files:
-                    argv = self._command(vm, spec, image, vcpus=vcpus, memory=memory, ports=ports, files=files)
+                ports = {guest: (host if attempt == 0 and host else free_port()) for guest, host in wanted.items()}
+                with secret_files(vm.path, secrets) as files:
+                    argv = qemu_command(self.qemu, self.accel, vm, spec, image, vcpus=vcpus, memory=memory, ports=ports, files=files)
                     done = await asyncio.to_thread(
                         subprocess.run, argv, cwd=vm.path, capture_output=True, text=True, timeout=60, check=False
                     )
                 if done.returncode == 0:
                     break
-                if _FORWARD_FAILED not in done.stderr:
+                if FORWARD_FAILED not in done.stderr:
                     raise DriverError(f"{vm.path.name}: QEMU did not start: {done.stderr.strip() or done.returncode}")
             else:
                 raise DriverError(f"{vm.path.name}: QEMU could not forward its ports: {done.stderr.strip()}")
@@ -287,46 +230,12 @@ class QemuDriver(LocalMachineDriver):
         self._boot_watches.add(watch)
         watch.add_done_callback(self._boot_watches.discard)
 
-    def _command(self, vm: VmDir, spec: dict[str, Any], image: VmImage, *, vcpus: int, memory: int,
-                 ports: dict[int, int], files: dict[str, Path]) -> list[str]:
-        forwards = "".join(f",hostfwd=tcp:127.0.0.1:{host}-:{guest}" for guest, host in sorted(ports.items()))
-        argv = [
-            self.qemu, "-name", _option(spec["computer_name"]), *self.accel,
-            "-machine", "q35", "-m", f"{memory}M", "-smp", str(vcpus),
-            "-nodefaults", "-no-user-config", "-display", "none",
-            "-chardev", f"file,id=console,path={_option(vm.console)},append=on",
-            "-device", "isa-serial,chardev=console,index=0",
-            "-chardev", f"file,id=status,path={_option(vm.status_channel)},append=on",
-            "-device", "isa-serial,chardev=status,index=1",
-            "-drive", f"if=none,id=os,file={_option(vm.os_disk)},format=qcow2,discard=unmap",
-        ]  # fmt: skip
-        if image.kernel is not None:
-            argv += ["-device", "virtio-blk-pci,drive=os", "-kernel", str(image.kernel), "-append", image.cmdline]
-            if image.initrd is not None:
-                argv += ["-initrd", str(image.initrd)]
-        else:  # the disk's own bootloader
-            argv += ["-device", "virtio-blk-pci,drive=os,bootindex=0"]
-        for lun in spec["data_disk_luns"]:
-            argv += ["-drive", f"if=none,id=data{lun},file={_option(vm.data_disk(lun))},format=raw",
-                     "-device", f"virtio-blk-pci,drive=data{lun}"]
-        argv += [
-            "-drive", f"if=none,id=seed,file=fat:ro:{_option(vm.seed)},format=vvfat,label=cidata,readonly=on",
-            "-device", "virtio-blk-pci,drive=seed",
-            "-netdev", f"user,id=n0{forwards}", "-device", "virtio-net-pci,netdev=n0",
-            "-fw_cfg", f"name=opt/scaleset/hostname,string={_option(spec['computer_name'])}",
-        ]  # fmt: skip
-        for name, path in files.items():
-            argv += ["-fw_cfg", f"name=opt/scaleset/{name},file={_option(path)}"]
-        argv += ["-qmp", f"unix:{_option(vm.qmp_socket)},server=on,wait=off",
-                 "-daemonize", "-pidfile", str(vm.pidfile)]
-        return argv
-
     async def _release_when_booted(self, vm: VmDir, ready_before: int) -> None:
         """Hold a boot slot until the guest says it is ready, dies, or `boot_timeout` passes."""
         try:
             deadline = time.monotonic() + self.boot_timeout
             while time.monotonic() < deadline:
-                if read_reports(_read_text(vm.status_channel))[1] > ready_before or not _alive(read_json(vm.state)):
+                if read_reports(read_text(vm.status_channel))[1] > ready_before or not is_running(read_json(vm.state)):
                     return
                 await asyncio.sleep(0.1)
         finally:
@@ -339,7 +248,7 @@ class QemuDriver(LocalMachineDriver):
         if str(port) in ports:
             return int(ports[str(port)])
         for _ in range(5):
-            host = _free_port()
+            host = free_port()
             try:
                 answer = await human(vm.qmp_socket, f"hostfwd_add n0 tcp:127.0.0.1:{host}-:{port}")
             except QmpError as error:
@@ -353,7 +262,7 @@ class QemuDriver(LocalMachineDriver):
     async def _power_off(self, vm: VmDir, *, graceful: bool = True) -> None:
         """Power button, then `quit`, then SIGKILL; a no-op when QEMU does not run."""
         state = read_json(vm.state) or {}
-        if not _alive(state):
+        if not is_running(state):
             return
         pid, start_time = state["pid"], state["start_time"]
         if graceful:
@@ -363,28 +272,19 @@ class QemuDriver(LocalMachineDriver):
             while time.monotonic() < deadline:
                 with contextlib.suppress(QmpError):
                     await qmp(vm.qmp_socket, "system_powerdown")
-                if await _wait_gone(pid, start_time, min(2.0, max(0.0, deadline - time.monotonic()))):
+                if await wait_gone(pid, start_time, min(2.0, max(0.0, deadline - time.monotonic()))):
                     return
         with contextlib.suppress(QmpError):
             await qmp(vm.qmp_socket, "quit", timeout=2.0)
-        if not await _wait_gone(pid, start_time, 5.0):
+        if not await wait_gone(pid, start_time, 5.0):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            await _wait_gone(pid, start_time, 5.0)
+            await wait_gone(pid, start_time, 5.0)
 
 
 def remove_all(root: Path) -> None:
     """Stop and delete every VM under `root` (VMs outlive servers: demos and tests clean up)."""
-    if not root.is_dir():
-        return
-    driver = QemuDriver(root, accel="tcg")
-
-    async def delete_all() -> None:
-        for vm in root.iterdir():
-            if vm.is_dir():
-                await driver.delete(unquote(vm.name))  # directories are quoted keys
-
-    asyncio.run(delete_all())
+    remove_every_machine(QemuDriver(root, accel="tcg"))
 
 
 def forwarded_ports(root: Path) -> dict[str, dict[int, int]]:
@@ -396,7 +296,7 @@ def forwarded_ports(root: Path) -> dict[str, dict[int, int]]:
     for path in sorted(root.iterdir()) if root.is_dir() else ():
         vm = VmDir(path)
         spec, state = read_json(vm.spec), read_json(vm.state)
-        if spec and state and _alive(state):
+        if spec and state and is_running(state):
             found[spec["computer_name"]] = {int(g): int(h) for g, h in (state.get("ports") or {}).items()}
     return found
 
@@ -405,7 +305,7 @@ def _read_status(vm: VmDir) -> InstanceStatus:
     spec = read_json(vm.spec)
     if spec is None:
         return InstanceStatus(PowerState.UNKNOWN)
-    reports = read_reports(_read_text(vm.status_channel))[0]
+    reports = read_reports(read_text(vm.status_channel))[0]
     extensions = [
         {"name": e["name"], "state": reports[e["name"]].state.value, "message": reports[e["name"]].message}
         if e["name"] in reports else {"name": e["name"], "state": ExtensionState.TRANSITIONING.value}
@@ -413,7 +313,7 @@ def _read_status(vm: VmDir) -> InstanceStatus:
     ]
     if vm.provision_pending.exists():
         power = PowerState.STARTING
-    elif _alive(read_json(vm.state)):
+    elif is_running(read_json(vm.state)):
         power = PowerState.RUNNING
     else:
         # Nothing runs the extensions any more: whatever was under way failed.
@@ -424,99 +324,5 @@ def _read_status(vm: VmDir) -> InstanceStatus:
         spec["image"]["urn"],
         tuple(ExtensionStatus(e["name"], ExtensionState(e["state"]), e.get("message", "")) for e in extensions),
     )
-
-
-def _alive(state: dict[str, Any] | None) -> bool:
-    # A zombie or a reused PID counts as gone (procfs checks state and start time).
-    return bool(state) and procfs.is_alive(state.get("pid"), state.get("start_time"))
-
-
-async def _wait_gone(pid: int, start_time: int | None, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while procfs.is_alive(pid, start_time):
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.05)
-    return True
-
-
-def _established(usernet: str, guest_port: int, host_port: int) -> bool:
-    """Whether `info usernet` lists a connection from `host_port` to the guest's port as ESTABLISHED.
-
-    Its rows read: Protocol[State] FD SourceAddress SourcePort DestAddress DestPort RecvQ SendQ,
-    where the source of a forwarded connection is the host port it came in on.
-    """
-    for line in usernet.splitlines():
-        fields = line.split()
-        if (len(fields) >= 6 and fields[0] == "TCP[ESTABLISHED]" and fields[3] == str(host_port)
-                and fields[4] == GUEST_IP and fields[5] == str(guest_port)):
-            return True
-    return False
-
-
-@contextlib.contextmanager
-def _secret_files(directory: Path, secrets: dict[str, bytes]):  # type: ignore[no-untyped-def]
-    """Files for fw_cfg, mode 0600, removed once QEMU has loaded them (it reads them at launch)."""
-    paths: dict[str, Path] = {}
-    try:
-        for name, content in secrets.items():
-            path = directory / f".{name}"
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "wb") as f:
-                f.write(content)
-            paths[name] = path
-        yield paths
-    finally:
-        for path in paths.values():
-            path.unlink(missing_ok=True)
-
-
-def _write_seed(seed: Path, spec: InstanceSpec) -> None:
-    """A cloud-init NoCloud seed: what stock cloud images read at first boot of an OS disk."""
-    shutil.rmtree(seed, ignore_errors=True)
-    seed.mkdir(mode=0o700)
-    # A new instance-id per OS disk: cloud-init runs user data once per instance-id.
-    (seed / "meta-data").write_text(
-        f"instance-id: {re.sub(r'[^A-Za-z0-9-]', '-', spec.key)}-{spec.generation}-{os.urandom(4).hex()}\n"
-        f"local-hostname: {spec.computer_name}\n"
-    )
-    fd = os.open(seed / "user-data", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(spec.custom_data if spec.custom_data is not None else b"#cloud-config\n{}\n")
-
-
-def _make_data_disk(path: Path, lun: int, size_mib: int) -> None:
-    staging = path.with_name(path.name + ".new")
-    with open(staging, "wb") as f:
-        f.truncate(size_mib << 20)
-    _run(["mkfs.ext4", "-q", "-F", "-L", f"data{lun}", str(staging)])
-    staging.replace(path)
-
-
-def _run(argv: list[str]) -> None:
-    try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
-    except FileNotFoundError:
-        raise DriverError(f"{argv[0]} is not installed (apt-get install qemu-utils e2fsprogs)") from None
-    if done.returncode != 0:
-        raise DriverError(f"{' '.join(argv[:2])} failed: {done.stderr.strip()}")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _option(value: object) -> str:
-    # QEMU splits option values at commas; a literal comma is written twice.
-    return str(value).replace(",", ",,")
-
-
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(errors="replace")
-    except FileNotFoundError:
-        return ""
 
 
