@@ -21,13 +21,11 @@ from scaleset.health.default_health import default_verdict
 from scaleset.health.probe_spec import ProbeSpec
 from scaleset.health.http_probe import Prober
 from scaleset.health.probing import probe_client
-from scaleset.health.sources import probe_spec_for
 from scaleset.health.tracker import HealthTracker
 from scaleset.health.verdicts import HealthState, Verdict
 from scaleset.model.scale_set import ScaleSetModel
-from scaleset.service.bodies import extensions as body_extensions
 from scaleset.service.context import Context
-from scaleset.service.network import find_probe
+from scaleset.service.network import health_probe_of
 from scaleset.store.tables import instances, scale_sets, upgrade_runs
 from scaleset.upgrade.runs import ACTIVE
 
@@ -105,9 +103,8 @@ class HealthMonitor:
             del self._watched[gone]
 
     def _spec(self, conn: sa.Connection, body: dict[str, Any], model: ScaleSetModel) -> ProbeSpec | None:
-        probe = find_probe(conn, model.health_probe_id) if model.health_probe_id else None
         try:
-            spec = probe_spec_for(body_extensions(body), probe)
+            spec = health_probe_of(conn, body, model.health_probe_id)
         except ValueError as error:
             log.warning("health probe of a scale set is malformed: %s", error)
             return None

@@ -11,7 +11,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from scaleset.health.probe_spec import ProbeSpec
+from scaleset.health.sources import probe_spec_for
 from scaleset.model import resource_ids
+from scaleset.service.bodies import extensions as body_extensions
 from scaleset.service.context import Context
 from scaleset.service.errors import not_found
 from scaleset.service.groups import require as require_group
@@ -77,6 +80,13 @@ def find_probe(conn: sa.Connection, probe_id: str) -> dict[str, Any] | None:
     """The probe a healthProbe id names, or None when it does not resolve."""
     found = _probe_and_balancer(conn, probe_id)
     return found[0] if found else None
+
+
+def health_probe_of(conn: sa.Connection, body: dict[str, Any], health_probe_id: str | None) -> ProbeSpec | None:
+    """The probe a scale set model names (its Application Health extension or its load balancer
+    probe), or None for default health. Raises ValueError when that source is malformed."""
+    probe = find_probe(conn, health_probe_id) if health_probe_id else None
+    return probe_spec_for(body_extensions(body), probe)
 
 
 def backend_ports(conn: sa.Connection, probe_id: str) -> tuple[int, ...]:

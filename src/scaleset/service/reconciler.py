@@ -16,7 +16,6 @@ from typing import Any
 import sqlalchemy as sa
 
 from scaleset.clock import every
-from scaleset.health.sources import probe_spec_for
 from scaleset.drivers.base import ExtensionSpec, ExtensionState, ImageArtifact, InstanceSpec, InstanceStatus, PowerState
 from scaleset.images import catalog
 from scaleset.images.artifacts import ArtifactStore
@@ -25,7 +24,7 @@ from scaleset.model.scale_set import ScaleSetModel
 from scaleset.service import bodies, operations
 from scaleset.service.context import Context
 from scaleset.service.intents import instance_computer_name
-from scaleset.service.network import backend_ports, find_probe
+from scaleset.service.network import backend_ports, health_probe_of
 from scaleset.store.tables import instances, scale_sets
 
 log = logging.getLogger(__name__)
@@ -248,7 +247,7 @@ def _machine_ports(conn: sa.Connection, body: dict[str, Any], model: ScaleSetMod
     """The ports of a machine the host must reach: its health probe's and its load balancer's backends."""
     ports = set(backend_ports(conn, model.health_probe_id)) if model.health_probe_id else set()
     try:
-        probe = probe_spec_for(bodies.extensions(body), find_probe(conn, model.health_probe_id) if model.health_probe_id else None)
+        probe = health_probe_of(conn, body, model.health_probe_id)
     except ValueError:
         probe = None  # a malformed probe is reported by the health monitor
     if probe is not None:
