@@ -8,6 +8,7 @@ import pytest
 
 from scaleset.drivers.base import DriverError, ExtensionSpec, ExtensionState, InstanceStatus, PowerState
 from scaleset.drivers.waiting import wait_for_extensions
+from scaleset.drivers.fencing import Fenced
 from tests.drivers.kits import Kit, urn
 
 
@@ -174,3 +175,18 @@ async def test_a_reimage_of_a_generation_already_done_is_not_done_again(kit: Kit
     # A new generation is a new reimage.
     await kit.driver.reimage(dataclasses.replace(kit.respec(spec, "1.0.0"), generation=8))
     assert (await kit.driver.status(spec.key)).image_urn == urn("1.0.0")
+
+
+async def test_a_call_with_an_older_fencing_token_is_refused_and_changes_nothing(kit: Kit) -> None:
+    spec = kit.spec("1.0.0")
+    await kit.driver.create(spec, fence=5)
+    await kit.driver.reimage(kit.respec(spec, "2.0.0"), fence=6)  # the replica that took the lease over
+    for stale in (kit.driver.stop(spec.key, fence=5), kit.driver.delete(spec.key, fence=5),
+                  kit.driver.reimage(dataclasses.replace(spec, generation=99), fence=5)):
+        with pytest.raises(Fenced, match="fencing token 5"):
+            await stale
+    status = await kit.driver.status(spec.key)
+    assert status.image_urn == urn("2.0.0")
+    assert await power(kit, spec.key) is PowerState.RUNNING
+    await kit.driver.stop(spec.key, fence=6)  # the holder goes on
+    assert await power(kit, spec.key) is PowerState.STOPPED

@@ -8,17 +8,15 @@ postgresql+psycopg://scaleset:scaleset@127.0.0.1:5432/scaleset_test
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
-from scaleset.store.database import Database, normalize_url, sqlite_url
+from scaleset.store.database import Database, sqlite_url
+from tests.postgres import fresh_postgres_database
 
-ENV = "SCALESET_TEST_DB"
+_fresh_postgres_database = fresh_postgres_database  # the name other tests import
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -36,32 +34,3 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
             yield db
         finally:
             db.close()
-
-
-class _fresh_postgres_database:  # noqa: N801 - used as a context manager
-    """CREATE DATABASE on entry, DROP DATABASE on exit, on the server SCALESET_TEST_DB names."""
-
-    def __enter__(self) -> str:
-        given = os.environ.get(ENV)
-        if not given:
-            pytest.skip(f"PostgreSQL store tests need {ENV}=postgresql+psycopg://user:password@host:port/db "
-                        "(a role that may create databases)")
-        base = sa.engine.make_url(normalize_url(given))
-        if not base.drivername.startswith("postgresql"):
-            pytest.skip(f"{ENV} names a {base.drivername} database, not PostgreSQL")
-        self.admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-        self.name = f"scaleset_test_{uuid.uuid4().hex[:16]}"
-        try:
-            with self.admin.connect() as conn:
-                conn.exec_driver_sql(f'CREATE DATABASE "{self.name}"')
-        except sa.exc.OperationalError as error:
-            self.admin.dispose()
-            pytest.fail(f"{ENV} is set but PostgreSQL is not reachable: {error}")
-        return base.set(database=self.name).render_as_string(hide_password=False)
-
-    def __exit__(self, *_exc: object) -> None:
-        try:
-            with self.admin.connect() as conn:
-                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
-        finally:
-            self.admin.dispose()

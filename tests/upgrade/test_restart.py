@@ -36,9 +36,9 @@ class CountingSim(SimDriver):
         super().__init__(clock, root=root)
         self.reimaged = reimaged
 
-    async def reimage(self, spec: InstanceSpec) -> None:
+    async def reimage(self, spec: InstanceSpec, *, fence: int = 0) -> None:
         self.reimaged["begun", spec.key] += 1
-        await super().reimage(spec)
+        await super().reimage(spec, fence=fence)
         status = await self.status(spec.key)
         if status.image_urn == spec.image.urn:  # not overtaken by a newer operation
             self.reimaged[spec.key] += 1

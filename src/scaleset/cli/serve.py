@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import secrets
+import time
 from pathlib import Path
 
 import click
@@ -53,13 +54,22 @@ from scaleset.service.context import Settings
 @click.option("--eligible-image", "eligible_images", multiple=True, metavar="PUBLISHER:OFFER:SKU",
               help="An image automatic OS upgrades may be turned on for (repeatable); replaces the seed's table.")
 @click.option("--location", "default_location", default="westus", show_default=True, help="The location of this server's region.")
+@click.option("--replica-id", default=None, metavar="ID",
+              help="This replica's name among those sharing the store (default: a new random one each start).")
+@click.option("--lease-period", default=10.0, show_default=True, type=click.FloatRange(1.0, 600.0),
+              help="Seconds a replica's leases last unrenewed: its work moves to another replica within two of them.")
 @click.option("--log-level", default="info", show_default=True, type=click.Choice(["debug", "info", "warning", "error"]))
 def serve(host: str, port: int, data_dir: Path, db: str | None, driver: str, tls_cert: Path | None, tls_key: Path | None,
           tls_self_signed: bool, tokens: tuple[str, ...], page_size: int, retry_after_ms: int, status_interval: float,
           address_block: int | None, health_wait: str, history_keep: int, history_window: str, probe_interval: float | None,
           eligible_images: tuple[str, ...], default_location: str, log_level: str, vm_accel: str, vm_size_profile: str,
-          vm_memory: int | None, vm_cpus: int | None, vm_max_booting: int | None) -> None:
-    """Start the control plane: the ARM API and the reconciler."""
+          vm_memory: int | None, vm_cpus: int | None, vm_max_booting: int | None, replica_id: str | None,
+          lease_period: float) -> None:
+    """Start the control plane: the ARM API and the reconciler.
+
+    Several replicas may share one store (--db postgresql://...) and, on one host, one --data-dir:
+    any of them answers any call, and each scale set's work is done by one of them at a time.
+    """
     from scaleset.drivers.vm_host import INSTALL_HINT, Sizing, missing_tools
 
     if driver == "qemu" and (missing := missing_tools()):
@@ -82,10 +92,12 @@ def serve(host: str, port: int, data_dir: Path, db: str | None, driver: str, tls
                         health_wait=_seconds(health_wait, "--health-wait"), history_keep=history_keep,
                         history_window=_seconds(history_window, "--history-window"), probe_interval=probe_interval,
                         upgrade_poll=min(1.0, probe_interval or 1.0), health_tick=min(0.5, probe_interval or 0.5),
-                        eligible_images=_eligible(eligible_images))
+                        eligible_images=_eligible(eligible_images), lease_period=lease_period,
+                        dispatch_poll=min(1.0, lease_period / 3))
     accepted = list(tokens) or [_generated_token(data_dir)]
     _run(_serve(host=host, port=port, data_dir=data_dir, db=db, driver_name=driver, tls_cert=tls_cert, tls_key=tls_key,
-                       tls_self_signed=tls_self_signed, tokens=accepted, settings=settings, log_level=log_level, vm=vm))
+                       tls_self_signed=tls_self_signed, tokens=accepted, settings=settings, log_level=log_level, vm=vm,
+                       replica_id=replica_id))
 
 
 def _run(main):  # type: ignore[no-untyped-def]
@@ -117,17 +129,29 @@ def _seconds(text: str, flag: str) -> float:
 
 
 def _generated_token(data_dir: Path) -> str:
-    token = secrets.token_urlsafe(32)
+    """The token in <data-dir>/token, made once: replicas sharing the data dir, and a restarted
+    server, accept the same one."""
     path = data_dir / "token"
-    path.write_text(token)
-    path.chmod(0o600)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _ in range(50):  # another replica may have made it this instant and not written it yet
+            token = path.read_text().strip()
+            if token:
+                click.echo(f"No --token given; accepting the one in {path}", err=True)
+                return token
+            time.sleep(0.02)
+        raise click.ClickException(f"{path} is empty; remove it or give --token") from None
+    token = secrets.token_urlsafe(32)
+    with os.fdopen(fd, "w") as f:
+        f.write(token)
     click.echo(f"No --token given; accepting this generated one (also in {path}):\n  {token}", err=True)
     return token
 
 
 async def _serve(*, host: str, port: int, data_dir: Path, db: str | None, driver_name: str, tls_cert: Path | None,
                  tls_key: Path | None, tls_self_signed: bool, tokens: list[str], settings: Settings, log_level: str,
-                 vm: VmOptions) -> None:
+                 vm: VmOptions, replica_id: str | None) -> None:
     import uvicorn
 
     from scaleset.api.app import create_app
@@ -146,7 +170,7 @@ async def _serve(*, host: str, port: int, data_dir: Path, db: str | None, driver
     clock = RealClock()
     database = Database(db or sqlite_url(data_dir / "scaleset.db"))
     plane = ControlPlane(db=database, driver=load_driver(driver_name, data_dir=data_dir, clock=clock, vm=vm),
-                         data_dir=data_dir, clock=clock, settings=settings)
+                         data_dir=data_dir, clock=clock, settings=settings, replica_id=replica_id)
     await plane.start()
     app = create_app(plane, StaticTokens(tokens))
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level if log_level != "info" else "warning",
@@ -167,10 +191,11 @@ async def _serve(*, host: str, port: int, data_dir: Path, db: str | None, driver
         url = f"{scheme}://{_url_host(host)}:{bound}"
         endpoint = {"url": url, "ca": str(ca) if ca else None, "pid": os.getpid()}
         # Written whole or not at all: clients may read it the moment it appears.
-        staging = data_dir / "endpoint.json.tmp"
+        staging = data_dir / f"endpoint.json.{os.getpid()}.tmp"  # replicas may share the data dir
         staging.write_text(json.dumps(endpoint))
         os.replace(staging, data_dir / "endpoint.json")
-        click.echo(f"scaleset serving {url} (driver {driver_name}, data {data_dir})", err=True)
+        plane.replicas.serving_at(url)
+        click.echo(f"scaleset serving {url} (driver {driver_name}, data {data_dir}, replica {plane.identity.id})", err=True)
         await serving
     finally:
         await app.state.deployment_runner.stop()

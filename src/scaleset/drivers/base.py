@@ -115,15 +115,17 @@ class Driver(abc.ABC):
         Raises InvalidArtifact with a message naming what is wrong.
         """
 
+    # Every call that changes a machine takes `fence`: the caller's fencing token (drivers/fencing.py).
+
     @abc.abstractmethod
-    async def create(self, spec: InstanceSpec) -> None:
+    async def create(self, spec: InstanceSpec, *, fence: int = 0) -> None:
         """Make the machine (OS disk from spec.image, empty data disks) and start it.
 
         Returns once it is started; custom data and extensions may still be running.
         """
 
     @abc.abstractmethod
-    async def reimage(self, spec: InstanceSpec) -> None:
+    async def reimage(self, spec: InstanceSpec, *, fence: int = 0) -> None:
         """Replace the OS disk with a new one from spec.image, keep the data disks, start again.
 
         Custom data and extensions run again, as after create. Idempotent per generation: a
@@ -131,22 +133,22 @@ class Driver(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def start(self, key: str) -> None: ...
+    async def start(self, key: str, *, fence: int = 0) -> None: ...
 
     @abc.abstractmethod
-    async def stop(self, key: str) -> None:
+    async def stop(self, key: str, *, fence: int = 0) -> None:
         """Power off; the machine keeps its disks and its place."""
 
     @abc.abstractmethod
-    async def deallocate(self, key: str) -> None:
+    async def deallocate(self, key: str, *, fence: int = 0) -> None:
         """Power off and release compute; disks stay."""
 
-    async def restart(self, key: str) -> None:
-        await self.stop(key)
-        await self.start(key)
+    async def restart(self, key: str, *, fence: int = 0) -> None:
+        await self.stop(key, fence=fence)
+        await self.start(key, fence=fence)
 
     @abc.abstractmethod
-    async def delete(self, key: str) -> None:
+    async def delete(self, key: str, *, fence: int = 0) -> None:
         """Remove the machine with its OS and data disks. Deleting what is gone succeeds."""
 
     @abc.abstractmethod

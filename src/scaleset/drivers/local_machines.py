@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from scaleset.drivers import procfs
+from scaleset.drivers import fencing, procfs
 from scaleset.drivers.base import Driver, DriverError, InstanceSpec
 from scaleset.drivers.machine_dir import MachineDir, read_json
 
@@ -34,16 +36,16 @@ class LocalMachineDriver(Driver):
         self.download_timeout = download_timeout
         self._locks: dict[str, asyncio.Lock] = {}
 
-    async def create(self, spec: InstanceSpec) -> None:
-        async with self._lock(spec.key):
+    async def create(self, spec: InstanceSpec, *, fence: int = 0) -> None:
+        async with self._lock(spec.key, fence):
             machine = self._machine(spec.key)
             if machine.spec.exists() and not machine.provision_pending.exists():
                 await self._ensure_started(machine)
             else:
                 await self._provision(machine, spec)
 
-    async def reimage(self, spec: InstanceSpec) -> None:
-        async with self._lock(spec.key):
+    async def reimage(self, spec: InstanceSpec, *, fence: int = 0) -> None:
+        async with self._lock(spec.key, fence):
             machine = self._existing(spec.key)
             laid = read_json(machine.spec) or {}
             if spec.generation and laid.get("generation") == spec.generation and not machine.provision_pending.exists():
@@ -51,19 +53,19 @@ class LocalMachineDriver(Driver):
                 return
             await self._provision(machine, spec)
 
-    async def start(self, key: str) -> None:
-        async with self._lock(key):
+    async def start(self, key: str, *, fence: int = 0) -> None:
+        async with self._lock(key, fence):
             machine = self._existing(key)
             if machine.provision_pending.exists():
                 raise DriverError(f"machine {key!r} was never fully provisioned; create or reimage it again")
             await self._ensure_started(machine)
 
-    async def stop(self, key: str) -> None:
-        async with self._lock(key):
+    async def stop(self, key: str, *, fence: int = 0) -> None:
+        async with self._lock(key, fence):
             await self._power_off(self._existing(key))
 
-    async def deallocate(self, key: str) -> None:
-        async with self._lock(key):
+    async def deallocate(self, key: str, *, fence: int = 0) -> None:
+        async with self._lock(key, fence):
             machine = self._existing(key)
             await self._power_off(machine)
             machine.deallocated.touch()
@@ -92,8 +94,13 @@ class LocalMachineDriver(Driver):
             raise DriverError(f"no machine {key!r}")
         return machine
 
-    def _lock(self, key: str) -> asyncio.Lock:
-        return self._locks.setdefault(key, asyncio.Lock())
+    @contextlib.asynccontextmanager
+    async def _lock(self, key: str, fence: int = 0) -> AsyncIterator[None]:
+        """Calls on one machine one at a time; a call carrying a fencing token is let in only if no
+        newer token reached this machine (checked once the lock is ours, so in call order)."""
+        async with self._locks.setdefault(key, asyncio.Lock()):
+            fencing.check_in_file(self.root / (self._machine(key).path.name + ".fence"), key, fence)
+            yield
 
 
 def remove_every_machine(driver: LocalMachineDriver) -> None:

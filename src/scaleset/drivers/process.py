@@ -64,8 +64,8 @@ class ProcessDriver(LocalMachineDriver):
     async def install_image(self, upload: Path, dest: Path) -> None:
         await asyncio.to_thread(unpack_boot_artifact, upload, dest)
 
-    async def delete(self, key: str) -> None:
-        async with self._lock(key):
+    async def delete(self, key: str, *, fence: int = 0) -> None:
+        async with self._lock(key, fence):
             machine = self._machine(key)
             if not machine.path.exists():
                 return

@@ -91,8 +91,8 @@ class QemuDriver(LocalMachineDriver):
     async def install_image(self, upload: Path, dest: Path) -> None:
         await asyncio.to_thread(install_vm_image, upload, dest, qemu_img=self.qemu_img)
 
-    async def delete(self, key: str) -> None:
-        async with self._lock(key):
+    async def delete(self, key: str, *, fence: int = 0) -> None:
+        async with self._lock(key, fence):
             vm = self._machine(key)
             if not vm.path.exists():
                 return

@@ -22,6 +22,7 @@ from scaleset.drivers.base import (
     InstanceStatus,
     PowerState,
 )
+from scaleset.drivers.fencing import FenceBook
 from scaleset.drivers.machine_dir import read_json, write_json_atomic
 from scaleset.drivers.sim_image import SimImage, install_sim_image
 from scaleset.drivers.spec_json import spec_from_document, spec_to_document
@@ -77,13 +78,15 @@ class SimDriver(Driver):
         self._machines: dict[str, _Machine] = {}
         self._images: dict[Path, SimImage] = {}
         self._faults: dict[str, set[str]] = {}
+        self._fences = FenceBook()  # in memory: replicas sharing a simulator share one process
         if root is not None:
             self._load(root / "machines.json")
 
     async def install_image(self, upload: Path, dest: Path) -> None:
         self._images[dest] = await asyncio.to_thread(install_sim_image, upload, dest)
 
-    async def create(self, spec: InstanceSpec) -> None:
+    async def create(self, spec: InstanceSpec, *, fence: int = 0) -> None:
+        self._fences.check(spec.key, fence)
         machine = self._machines.get(spec.key)
         if machine is not None:
             await self._start(spec.key, machine)
@@ -97,7 +100,8 @@ class SimDriver(Driver):
             raise DriverError(f"simulated failure creating {spec.key!r} from {spec.image.urn}")
         self._run(machine)
 
-    async def reimage(self, spec: InstanceSpec) -> None:
+    async def reimage(self, spec: InstanceSpec, *, fence: int = 0) -> None:
+        self._fences.check(spec.key, fence)
         machine = self._existing(spec.key)
         if spec.generation and machine.spec.generation == spec.generation:
             await self._start(spec.key, machine)  # this generation's reimage was done already
@@ -114,16 +118,20 @@ class SimDriver(Driver):
         machine.spec, machine.image, machine.urn, machine.healthy = spec, image, spec.image.urn, None
         self._run(machine)
 
-    async def start(self, key: str) -> None:
+    async def start(self, key: str, *, fence: int = 0) -> None:
+        self._fences.check(key, fence)
         await self._start(key, self._existing(key))
 
-    async def stop(self, key: str) -> None:
+    async def stop(self, key: str, *, fence: int = 0) -> None:
+        self._fences.check(key, fence)
         self._power_off(key, self._existing(key), PowerState.STOPPED)
 
-    async def deallocate(self, key: str) -> None:
+    async def deallocate(self, key: str, *, fence: int = 0) -> None:
+        self._fences.check(key, fence)
         self._power_off(key, self._existing(key), PowerState.DEALLOCATED, op="deallocate")
 
-    async def delete(self, key: str) -> None:
+    async def delete(self, key: str, *, fence: int = 0) -> None:
+        self._fences.check(key, fence)
         machine = self._machines.get(key)
         if machine is None:
             return

@@ -30,3 +30,8 @@ class ProbeAnswer:
             "error": self.error,
             "appState": self.app_state,
         }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ProbeAnswer:
+        return cls(at=datetime.fromisoformat(data["time"]), ok=bool(data["ok"]), status_code=data.get("statusCode"),
+                   latency_ms=float(data.get("latencyMs") or 0.0), error=data.get("error"), app_state=data.get("appState"))

@@ -79,3 +79,12 @@ class Verdict:
             "time": self.at.isoformat() if self.at else None,
             "answers": [answer.as_json() for answer in self.answers],
         }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Verdict:
+        """A verdict stored by the replica that probes the instance, read back by any other."""
+        def when(text: str | None) -> datetime | None:
+            return datetime.fromisoformat(text) if text else None
+
+        return cls(state=HealthState(data["state"]), reason=data["reason"], since=when(data.get("since")),
+                   at=when(data.get("time")), answers=tuple(ProbeAnswer.from_json(a) for a in data.get("answers") or ()))

@@ -9,6 +9,7 @@ from pathlib import Path
 from scaleset.clock import Clock
 from scaleset.drivers.base import Driver
 from scaleset.model.eligibility import DEFAULT_ELIGIBLE, Eligible, eligible
+from scaleset.store.leases import Leases
 from scaleset.store.database import Database
 from scaleset.store.secrets import SecretBox
 
@@ -27,6 +28,8 @@ class Settings:
     upgrade_poll: float = 1.0  # how often a run looks at its batch while waiting
     health_tick: float = 0.5  # how often the health monitor looks for probes that are due
     probe_interval: float | None = None  # overrides every probe's interval (tests and demos)
+    lease_period: float = 10.0  # a replica that stops renewing its leases loses them after this
+    dispatch_poll: float = 1.0  # how often intents written by other replicas are looked for
     # The images automatic OS upgrades may be turned on for (--eligible-image).
     eligible_images: Eligible = field(default_factory=lambda: eligible(DEFAULT_ELIGIBLE))
 
@@ -38,6 +41,7 @@ class Context:
     secrets: SecretBox
     clock: Clock
     data_dir: Path
+    leases: Leases
     settings: Settings = field(default_factory=Settings)
     # Set by the reconciler: tells it new intents were written.
     wake: Callable[[], None] = lambda: None

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
-from scaleset.clock import Clock, RealClock
+import sqlalchemy as sa
+
+from scaleset.clock import Clock, RealClock, every
 from scaleset.drivers.base import Driver
 from scaleset.identity.directory import Directory
 from scaleset.identity.principals import Principals
@@ -14,20 +17,28 @@ from scaleset.service.groups import Groups
 from scaleset.service.health_monitor import HealthMonitor
 from scaleset.service.images import Images
 from scaleset.service.instances import Instances
+from scaleset.store.leases import TRIGGER, Leases, scale_set_lease
 from scaleset.service.network import NetworkResources
 from scaleset.service.reconciler import Reconciler
+from scaleset.service.replicas import Identity, Replicas, describe
 from scaleset.service.scale_sets import ScaleSets
 from scaleset.service.subscriptions import Subscriptions
 from scaleset.service.upgrades import Upgrades
 from scaleset.store.database import Database
 from scaleset.store.secrets import SecretBox
+from scaleset.store.tables import scale_sets
 
 
 class ControlPlane:
     def __init__(self, *, db: Database, driver: Driver, data_dir: Path, clock: Clock | None = None,
-                 settings: Settings | None = None, secrets: SecretBox | None = None) -> None:
+                 settings: Settings | None = None, secrets: SecretBox | None = None, replica_id: str | None = None) -> None:
+        clock = clock or RealClock()
+        settings = settings or Settings()
+        self.identity = Identity.of_this_process(replica_id)
+        self.replicas = Replicas(db, clock, self.identity, period=settings.lease_period)
+        leases = Leases(db, clock, self.identity.id, period=settings.lease_period)
         self.ctx = Context(db=db, driver=driver, secrets=secrets or SecretBox.from_data_dir(data_dir),
-                           clock=clock or RealClock(), data_dir=data_dir, settings=settings or Settings())
+                           clock=clock, data_dir=data_dir, leases=leases, settings=settings)
         self.subscriptions = Subscriptions(self.ctx)
         self.groups = Groups(self.ctx, self.subscriptions)
         self.principals = Principals(self.ctx, self.subscriptions)
@@ -42,6 +53,7 @@ class ControlPlane:
         self.upgrades = Upgrades(self.ctx, self.health)
         self.images.published.append(self.upgrades.on_published)
         self.scale_sets.updated.append(self.upgrades.on_updated)
+        self._rounds: asyncio.Task[None] | None = None
 
     @property
     def settings(self) -> Settings:
@@ -54,19 +66,53 @@ class ControlPlane:
             return operations.get(conn, op_id)
 
     async def start(self) -> str:
-        """Migrate the store, make the default subscription, resume every pending intent."""
+        """Migrate the store, make the default subscription, join the replicas, take the leases
+        that are free and resume the work under them."""
         self.ctx.db.migrate()
         default = self.subscriptions.ensure_default()
         self.directory = Directory.load_or_create(self.ctx.db, self.ctx.secrets, self.ctx.clock.now())
         self.deployments.fail_interrupted()
+        self.replicas.join()
         self.reconciler.start()
-        self.reconciler.wake()
         self.health.start()
-        self.upgrades.resume_all()
+        await self.lease_round()
+        self.reconciler.wake()
+        period = self.ctx.settings.lease_period
+        self._rounds = asyncio.create_task(every(self.ctx.clock, lambda: period / 3, self.lease_round, what="lease round"))
         return default
 
+    async def lease_round(self) -> None:
+        """Heartbeat, renew what we hold, take our share of what is free, and pick up work that
+        arrived under our leases (runs started by another replica, publications)."""
+        alive = self.replicas.heartbeat()
+        self.ctx.leases.renew()
+        self.ctx.leases.balance(self._lease_names(), alive)
+        self.upgrades.adopt_runs()
+        self.upgrades.trigger()
+
+    def _lease_names(self) -> list[str]:
+        with self.ctx.db.reading() as conn:
+            keys = conn.execute(sa.select(scale_sets.c.key).order_by(scale_sets.c.key)).scalars().all()
+        return [TRIGGER, *(scale_set_lease(key) for key in keys)]
+
+    def describe_replicas(self) -> list[dict[str, object]]:
+        with self.ctx.db.reading() as conn:
+            return describe(conn, self.ctx.clock.now(), self.ctx.settings.lease_period)
+
     async def stop(self) -> None:
+        await self.halt()
+        await self.ctx.driver.close()
+        # Handing the leases back lets another replica take the work over at once.
+        self.ctx.leases.release_all()
+        self.replicas.leave()
+
+    async def halt(self) -> None:
+        """Stop every task of this replica where it stands and write nothing more: what a crash
+        leaves behind (its leases stay until they expire). The simulator and tests use it."""
+        # Runs are stopped first and before anything yields, so none moves on while the rest stops.
         await self.upgrades.stop()
+        if self._rounds is not None:
+            self._rounds.cancel()
+            await asyncio.gather(self._rounds, return_exceptions=True)
         await self.health.stop()
         await self.reconciler.stop()
-        await self.ctx.driver.close()

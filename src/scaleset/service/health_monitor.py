@@ -2,7 +2,10 @@
 an upgrade under way is probed at its probe's interval, and its verdict kept with its reasons.
 
 The verdicts live in memory: they are observations, made again within a few probes after a
-restart (until then an instance's health is unknown, and a run waits rather than guess).
+restart (until then an instance's health is unknown, and a run waits rather than guess). A scale
+set is probed only by the replica holding its lease, which also writes each verdict to the store
+when its state changes (and every half minute while it does not, so the evidence others show stays
+recent), so the other replicas can show it.
 """
 
 from __future__ import annotations
@@ -25,11 +28,14 @@ from scaleset.health.tracker import HealthTracker
 from scaleset.health.verdicts import HealthState, Verdict
 from scaleset.model.scale_set import ScaleSetModel
 from scaleset.service.context import Context
+from scaleset.store.leases import LeaseLost, scale_set_lease
 from scaleset.service.network import health_probe_of
-from scaleset.store.tables import instances, scale_sets, upgrade_runs
+from scaleset.store.tables import instance_health, instances, scale_sets, upgrade_runs
 from scaleset.upgrade.runs import ACTIVE
 
 log = logging.getLogger(__name__)
+
+_VERDICT_REFRESH = 30.0  # seconds: how stale the evidence other replicas show may get
 
 
 @dataclass
@@ -51,6 +57,7 @@ class HealthMonitor:
         self._client: Prober | None = None
         self._task: asyncio.Task[None] | None = None
         self._probes: set[asyncio.Task[None]] = set()
+        self._stored: dict[tuple[str, int], tuple[HealthState, float]] = {}  # (state, when) last written, per instance
 
     def start(self) -> None:
         self._task = asyncio.create_task(
@@ -69,18 +76,30 @@ class HealthMonitor:
     def healthy(self, scale_set_key: str) -> dict[int, bool | None]:
         """True / False per instance; None while its verdict is not settled (unknown, initializing)."""
         found: dict[int, bool | None] = {}
-        for (key, instance_id), watched in list(self._watched.items()):
-            if key == scale_set_key:
-                verdict = watched.verdict
-                if verdict is None or verdict.state in (HealthState.UNKNOWN, HealthState.INITIALIZING):
-                    found[instance_id] = None
-                else:
-                    found[instance_id] = verdict.state == HealthState.HEALTHY
+        for instance_id, verdict in self._verdicts(scale_set_key).items():
+            if verdict is None or verdict.state in (HealthState.UNKNOWN, HealthState.INITIALIZING):
+                found[instance_id] = None
+            else:
+                found[instance_id] = verdict.state == HealthState.HEALTHY
         return found
 
     def verdict(self, scale_set_key: str, instance_id: int) -> Verdict | None:
+        if not self._probing(scale_set_key):
+            return self._verdicts(scale_set_key).get(instance_id)
         watched = self._watched.get((scale_set_key, instance_id))
         return watched.verdict if watched else None
+
+    def _verdicts(self, scale_set_key: str) -> dict[int, Verdict | None]:
+        """Ours when we probe the scale set; otherwise what its prober last wrote."""
+        if self._probing(scale_set_key):
+            return {i: w.verdict for (key, i), w in list(self._watched.items()) if key == scale_set_key}
+        with self.ctx.db.reading() as conn:
+            rows = conn.execute(sa.select(instance_health.c.instance_id, instance_health.c.verdict)
+                                .where(instance_health.c.scale_set_key == scale_set_key)).all()
+        return {row.instance_id: Verdict.from_json(row.verdict) for row in rows}
+
+    def _probing(self, scale_set_key: str) -> bool:
+        return self.ctx.leases.holds(scale_set_lease(scale_set_key))
 
     # -- the watch ------------------------------------------------------------------------------
 
@@ -92,6 +111,8 @@ class HealthMonitor:
             running = {row.scale_set_key for row in conn.execute(
                 sa.select(upgrade_runs.c.scale_set_key).where(upgrade_runs.c.state.in_(ACTIVE))).all()}
             for scale_set in conn.execute(sa.select(scale_sets)).all():
+                if not self._probing(scale_set.key):
+                    continue  # another replica probes it
                 model = ScaleSetModel.from_body(scale_set.name, scale_set.body)
                 if not (model.automatic_os_upgrade or model.upgrade_mode == "Rolling" or scale_set.key in running):
                     continue
@@ -101,7 +122,39 @@ class HealthMonitor:
                     self._consider(scale_set.key, row, spec, now)
         for gone in set(self._watched) - seen:
             del self._watched[gone]
+        self._store_changes()
 
+    def _store_changes(self) -> None:
+        """Write the verdicts whose state changed since we last wrote them (or written long ago),
+        per scale set under its lease (so a replica that lost the lease writes nothing)."""
+        changed: dict[str, list[tuple[int, Verdict]]] = {}
+        now_monotonic = self.ctx.clock.monotonic()
+        for (key, instance_id), watched in list(self._watched.items()):
+            verdict, stored = watched.verdict, self._stored.get((key, instance_id))
+            if verdict is not None and (stored is None or stored[0] != verdict.state
+                                        or now_monotonic - stored[1] > _VERDICT_REFRESH):
+                changed.setdefault(key, []).append((instance_id, verdict))
+        for key in {k for k, _ in self._stored} - {k for k, _ in self._watched}:
+            changed.setdefault(key, [])
+        now = self.ctx.clock.now()
+        for scale_set_key, verdicts in changed.items():
+            try:
+                with self.ctx.db.transaction() as conn:
+                    self.ctx.leases.fence(conn, scale_set_lease(scale_set_key))
+                    watched_ids = [i for (k, i) in self._watched if k == scale_set_key]
+                    conn.execute(instance_health.delete().where(instance_health.c.scale_set_key == scale_set_key,
+                                                                instance_health.c.instance_id.not_in(watched_ids)))
+                    for instance_id, verdict in verdicts:
+                        values = {"verdict": verdict.as_json(), "updated_at": now}
+                        where = (instance_health.c.scale_set_key == scale_set_key, instance_health.c.instance_id == instance_id)
+                        if not conn.execute(instance_health.update().where(*where).values(**values)).rowcount:
+                            conn.execute(instance_health.insert().values(scale_set_key=scale_set_key, instance_id=instance_id, **values))
+            except (LeaseLost, sa.exc.IntegrityError):  # lost the lease, or the scale set went meanwhile
+                verdicts = []
+            for stale in [k for k in self._stored if k[0] == scale_set_key and k not in self._watched]:
+                del self._stored[stale]
+            for instance_id, verdict in verdicts:
+                self._stored[(scale_set_key, instance_id)] = (verdict.state, now_monotonic)
     def _spec(self, conn: sa.Connection, body: dict[str, Any], model: ScaleSetModel) -> ProbeSpec | None:
         try:
             spec = health_probe_of(conn, body, model.health_probe_id)

@@ -13,7 +13,7 @@ from scaleset.images.artifacts import ArtifactStore
 from scaleset.model.image_reference import ImageReference, is_version, version_order
 from scaleset.service.context import Context
 from scaleset.service.errors import ArmError, invalid
-from scaleset.store.tables import images
+from scaleset.store.tables import images, publications
 
 OS_TYPES = ("Linux", "Windows")
 
@@ -52,6 +52,8 @@ class Images:
                 version=ref.version, names={"publisher": ref.publisher, "offer": ref.offer, "sku": ref.sku},
                 version_order=version_order(ref.version), os_type=canonical_os, artifact=digest,
                 created_at=self.ctx.clock.now()))
+            # The automatic trigger's queue: whichever replica holds its lease starts the runs.
+            conn.execute(publications.insert().values(location=location, urn=ref.urn, published_at=self.ctx.clock.now()))
             row = catalog.find(conn, location, ref)
         for callback in self.published:
             callback(location, ref)

@@ -5,6 +5,10 @@ no newer intent replaced it meanwhile (action_seq). A crash anywhere leaves the 
 and the next start carries it out again. Driver calls are idempotent, and a reimage carries its
 intent's action_seq as its generation, so one the dead server had already carried out is not done
 a second time. It also keeps the observed power and extension states of idle instances fresh.
+
+With several replicas, a scale set's intents are carried out by the holder of its lease alone:
+each driver call carries the lease's fencing token and each outcome is written only while the
+lease is still ours, so a replica that lost it changes neither the machine nor the store.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from scaleset.clock import every
+from scaleset.drivers.fencing import Fenced
 from scaleset.drivers.base import ExtensionSpec, ExtensionState, ImageArtifact, InstanceSpec, InstanceStatus, PowerState
 from scaleset.images import catalog
 from scaleset.images.artifacts import ArtifactStore
@@ -24,6 +29,7 @@ from scaleset.model.scale_set import ScaleSetModel
 from scaleset.service import bodies, operations
 from scaleset.service.context import Context
 from scaleset.service.intents import instance_computer_name
+from scaleset.store.leases import LeaseLost, scale_set_lease
 from scaleset.service.network import backend_ports, health_probe_of
 from scaleset.store.tables import instances, scale_sets
 
@@ -44,13 +50,16 @@ class Reconciler:
         self._limit = asyncio.Semaphore(concurrency)
         self._tasks: list[asyncio.Task[None]] = []
         ctx.wake = self.wake
+        ctx.leases.lost.append(self._lease_lost)
 
     def wake(self) -> None:
         self._wakeup.set()
 
     def start(self) -> None:
         observing = every(self.ctx.clock, lambda: self.ctx.settings.status_interval, self.observe, what="observing instances")
-        self._tasks = [asyncio.create_task(self._dispatch_forever()), asyncio.create_task(observing)]
+        # Another replica's API calls write intents for our scale sets without waking us: look now and then.
+        polling = every(self.ctx.clock, lambda: self.ctx.settings.dispatch_poll, self._poll, what="looking for intents")
+        self._tasks = [asyncio.create_task(t) for t in (self._dispatch_forever(), observing, polling)]
 
     async def stop(self) -> None:
         for task in [*self._tasks, *self._inflight.values()]:
@@ -80,15 +89,33 @@ class Reconciler:
                 log.exception("dispatch failed")
             await self._wakeup.wait()
 
+    async def _poll(self) -> None:
+        self.wake()
+
     def dispatch(self) -> None:
         with self.ctx.db.reading() as conn:
             pending = conn.execute(sa.select(instances).where(instances.c.pending_action.is_not(None))).all()
+        tokens: dict[str, int | None] = {}
         for row in pending:
             slot = (row.scale_set_key, row.instance_id)
-            if slot not in self._inflight:
-                task = asyncio.create_task(self._carry_out(row))
-                self._inflight[slot] = task
-                task.add_done_callback(lambda _t, slot=slot: self._done(slot))
+            if slot in self._inflight:
+                continue
+            if row.scale_set_key not in tokens:
+                # A scale set no replica holds yet (just created) is taken by whoever sees its intents.
+                tokens[row.scale_set_key] = self.ctx.leases.acquire(scale_set_lease(row.scale_set_key))
+            token = tokens[row.scale_set_key]
+            if token is None:
+                continue  # another replica's
+            task = asyncio.create_task(self._carry_out(row, token))
+            self._inflight[slot] = task
+            task.add_done_callback(lambda _t, slot=slot: self._done(slot))
+
+    def _lease_lost(self, name: str) -> None:
+        """Another replica carries this scale set's intents out now: stop ours where they stand (a
+        crash could have stopped them there too, and the new holder redoes them idempotently)."""
+        for (key, _), task in list(self._inflight.items()):
+            if scale_set_lease(key) == name:
+                task.cancel()
 
     def _done(self, slot: tuple[str, int]) -> None:
         self._inflight.pop(slot, None)
@@ -96,23 +123,27 @@ class Reconciler:
 
     # -- one action ---------------------------------------------------------------------------
 
-    async def _carry_out(self, row: sa.Row[Any]) -> None:
+    async def _carry_out(self, row: sa.Row[Any], token: int) -> None:
         async with self._limit:
             action, error, model_version = row.pending_action, None, None
             try:
                 if action in ("create", "reimage"):
                     spec, model_version = self._spec(row)
-                    await getattr(self.ctx.driver, action)(spec)
-                    error = await self._await_extensions(row.machine_key, {e.name for e in spec.extensions})
+                    await getattr(self.ctx.driver, action)(spec, fence=token)
+                    error = await self._await_extensions(row, {e.name for e in spec.extensions})
                 else:
-                    await getattr(self.ctx.driver, action)(row.machine_key)
-            except asyncio.CancelledError:
-                raise
+                    await getattr(self.ctx.driver, action)(row.machine_key, fence=token)
+            except (asyncio.CancelledError, LeaseLost, Fenced):
+                return  # no longer ours to carry out: the new holder of the lease does it
             except Exception as failure:  # any driver failure is the instance's, shown to the user
                 log.warning("%s of %s failed: %s", action, row.machine_key, failure)
                 error = {"code": "VMOperationFailed", "message": f"{action} of instance {row.instance_id} failed: {failure}"}
             on_disk = row.pending_image if error is None else await self._image_on_disk(row.machine_key)
-            self._record(row, error, model_version, on_disk)
+            try:
+                self._record(row, error, model_version, on_disk)
+            except LeaseLost:
+                log.warning("the outcome of %s of %s was not written: the scale set's lease was taken over",
+                            action, row.machine_key)
 
     async def _image_on_disk(self, key: str) -> str | None:
         """After a failed create or reimage, the image the machine really has (None: unknown)."""
@@ -126,6 +157,7 @@ class Reconciler:
         now = self.ctx.clock.now()
         where = (instances.c.scale_set_key == row.scale_set_key, instances.c.instance_id == row.instance_id)
         with self.ctx.db.transaction() as conn:
+            self.ctx.leases.fence(conn, scale_set_lease(row.scale_set_key))
             current = conn.execute(sa.select(instances).where(*where)).first()
             if current is None:
                 return
@@ -183,15 +215,16 @@ class Reconciler:
         )
         return spec, scale_set.model_version
 
-    async def _await_extensions(self, key: str, expected: set[str]) -> dict[str, str] | None:
+    async def _await_extensions(self, row: sa.Row[Any], expected: set[str]) -> dict[str, str] | None:
         """Provisioning ends when the extensions do; a failed one fails it, as in Azure.
 
         An extension the driver has not reported on yet counts as still running.
         """
+        key = row.machine_key
         deadline = self.ctx.clock.monotonic() + self.ctx.settings.extension_timeout
         while True:
             status = await self.ctx.driver.status(key)
-            self._store_extensions(key, status)
+            self._store_extensions(row, status)
             finished = {e.name for e in status.extensions if e.state != ExtensionState.TRANSITIONING}
             if expected <= finished:
                 failed = [e for e in status.extensions if e.state == ExtensionState.FAILED]
@@ -212,30 +245,39 @@ class Reconciler:
         instances most of them change nothing between two looks.
         """
         with self.ctx.db.reading() as conn:
-            idle = conn.execute(sa.select(instances.c.machine_key, instances.c.power_state, instances.c.extensions)
-                                .where(instances.c.pending_action.is_(None))).all()
-        changes = []
+            idle = conn.execute(sa.select(instances.c.scale_set_key, instances.c.machine_key, instances.c.power_state,
+                                          instances.c.extensions).where(instances.c.pending_action.is_(None))).all()
+        changes: dict[str, list[dict[str, Any]]] = {}
         for row in idle:
+            if not self.ctx.leases.holds(scale_set_lease(row.scale_set_key)):
+                continue  # another replica watches it
             status = await self.ctx.driver.status(row.machine_key)
             power = row.power_state if status.power_state == PowerState.UNKNOWN else str(status.power_state)
             extensions = _extensions_json(status)
             if power != row.power_state or extensions != row.extensions:
-                changes.append({"key": row.machine_key, "power_state": power, "extensions": extensions})
-        if changes:
+                changes.setdefault(row.scale_set_key, []).append(
+                    {"key": row.machine_key, "power_state": power, "extensions": extensions})
+        for scale_set_key, found in changes.items():
             with self.ctx.db.transaction() as conn:
-                for change in changes:
+                try:
+                    self.ctx.leases.fence(conn, scale_set_lease(scale_set_key))
+                except LeaseLost:
+                    continue
+                for change in found:
                     # Only while still idle: an intent written meanwhile owns the row's states.
                     conn.execute(instances.update()
                                  .where(instances.c.machine_key == change["key"], instances.c.pending_action.is_(None))
                                  .values(power_state=change["power_state"], extensions=change["extensions"]))
 
-    def _store_extensions(self, key: str, status: InstanceStatus) -> None:
+    def _store_extensions(self, row: sa.Row[Any], status: InstanceStatus) -> None:
         """Keep extension progress visible while provisioning waits on it."""
+        key = row.machine_key
         extensions = _extensions_json(status)
         with self.ctx.db.reading() as conn:
             current = conn.execute(sa.select(instances.c.extensions).where(instances.c.machine_key == key)).scalar()
         if current != extensions:  # compared here: PostgreSQL's json type has no equality operator
             with self.ctx.db.transaction() as conn:
+                self.ctx.leases.fence(conn, scale_set_lease(row.scale_set_key))
                 conn.execute(instances.update().where(instances.c.machine_key == key).values(extensions=extensions))
 
 

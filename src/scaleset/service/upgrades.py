@@ -1,5 +1,11 @@
 """Rolling OS upgrades: start (by a user, or by the platform when an image is published), dry-run,
-cancel, pause, resume, and the status and history a client reads."""
+cancel, pause, resume, and the status and history a client reads.
+
+Any replica starts and steers runs (they are rows); a run is carried out by the replica holding
+its scale set's lease, whose every write is fenced by it, and picked up from where it stands by
+the next holder. Publications are queued in the store and the holder of the trigger lease starts
+the platform's runs for them, so a publish answered by a replica that dies at once still counts.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +21,8 @@ from scaleset.service import intents, operations
 from scaleset.service.context import Context
 from scaleset.service.errors import ArmError, not_allowed
 from scaleset.service.scale_sets import require as require_scale_set
-from scaleset.store.tables import instances, operations as operations_table, scale_sets
+from scaleset.store.leases import TRIGGER, LeaseLost, read_cursor, scale_set_lease, write_cursor
+from scaleset.store.tables import instances, operations as operations_table, publications, scale_sets, upgrade_runs
 from scaleset.upgrade import planner, runs
 from scaleset.upgrade.planner import Member, Progress
 from scaleset.upgrade.policy import effective_policy
@@ -28,31 +35,46 @@ class Upgrades:
     def __init__(self, ctx: Context, health: HealthView) -> None:
         self.ctx = ctx
         self.health = health
-        self.runner = Runner(ctx.db, ctx.clock, _Actions(ctx), health, poll=ctx.settings.upgrade_poll)
+        self.runner = Runner(ctx.db, ctx.clock, _Actions(ctx), health, poll=ctx.settings.upgrade_poll,
+                             fence=lambda conn, key: ctx.leases.fence(conn, scale_set_lease(key)))
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._task_sets: dict[str, str] = {}  # run id -> its scale set's key
+        ctx.leases.lost.append(self._lease_lost)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
-    def resume_all(self) -> None:
-        """After a start: carry on every run that had not ended."""
+    def adopt_runs(self) -> None:
+        """Carry on every unfinished run of the scale sets whose lease we hold (after a start, a
+        takeover, or a run started by another replica)."""
         with self.ctx.db.reading() as conn:
-            for run_id in runs.active_ids(conn):
-                self._drive(run_id)
+            active = conn.execute(sa.select(upgrade_runs.c.id, upgrade_runs.c.scale_set_key)
+                                  .where(upgrade_runs.c.state.in_(runs.ACTIVE))).all()
+        for run in active:
+            self._drive(run.id, run.scale_set_key)
+
+    def _lease_lost(self, name: str) -> None:
+        for run_id, key in list(self._task_sets.items()):
+            if scale_set_lease(key) == name and run_id in self._tasks:
+                self._tasks[run_id].cancel()
 
     async def stop(self) -> None:
         for task in self._tasks.values():
             task.cancel()
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
 
-    def _drive(self, run_id: str) -> None:
+    def _drive(self, run_id: str, scale_set_key: str) -> None:
         if run_id in self._tasks and not self._tasks[run_id].done():
             return
+        if self.ctx.leases.acquire(scale_set_lease(scale_set_key)) is None:
+            return  # another replica carries this scale set's runs out
         task = asyncio.get_running_loop().create_task(self.runner.drive(run_id))
         task.add_done_callback(lambda t, run_id=run_id: self._finished(run_id, t))
         self._tasks[run_id] = task
+        self._task_sets[run_id] = scale_set_key
 
     def _finished(self, run_id: str, task: asyncio.Task[None]) -> None:
         self._tasks.pop(run_id, None)
+        self._task_sets.pop(run_id, None)
         if not task.cancelled() and task.exception() is not None:
             log.error("upgrade run %s stopped on an error", run_id, exc_info=task.exception())
 
@@ -68,7 +90,7 @@ class Upgrades:
         with self.ctx.db.transaction() as conn:
             scale_set = require_scale_set(conn, sub, group, name)
             run_id, op = self._begin(conn, scale_set, started_by="User", force=force)
-        self._drive(run_id)
+        self._drive(run_id, scale_set.key)
         return op
 
     def dry_run(self, sub: str, group: str, name: str, *, force: bool = False) -> dict[str, Any]:
@@ -89,23 +111,44 @@ class Upgrades:
         laid_out = planner.plan(members, policy, skipped=skipped, seconds_per_batch=per_batch)
         return {"target": target, "policy": policy, "plan": laid_out, "estimate_basis": basis}
 
-    def on_published(self, location: str, ref: ImageReference) -> None:
-        """The automatic trigger: every eligible scale set on `latest` of this image starts a run."""
+    def on_published(self, _location: str, _ref: ImageReference) -> None:
+        self.trigger()
+
+    def trigger(self) -> None:
+        """The automatic trigger, on the replica holding its lease: each publication not yet handled
+        starts a run on every eligible scale set on `latest` of its image, and is marked handled in
+        the same transaction."""
+        if self.ctx.leases.acquire(TRIGGER) is None:
+            return
+        with self.ctx.db.reading() as conn:
+            cursor = read_cursor(conn, TRIGGER)
+            queued = conn.execute(sa.select(publications).where(publications.c.seq > cursor)
+                                  .order_by(publications.c.seq)).all()
+        for publication in queued:
+            try:
+                with self.ctx.db.transaction() as conn:
+                    self.ctx.leases.fence(conn, TRIGGER)
+                    started = self._start_platform_runs(conn, publication.location, ImageReference.from_urn(publication.urn))
+                    write_cursor(conn, TRIGGER, publication.seq)
+            except LeaseLost:
+                return  # the new holder of the trigger goes on from the cursor
+            for run_id, key in started:
+                self._drive(run_id, key)
+
+    def _start_platform_runs(self, conn: sa.Connection, location: str, ref: ImageReference) -> list[tuple[str, str]]:
         started = []
-        with self.ctx.db.transaction() as conn:
-            for scale_set in conn.execute(sa.select(scale_sets).where(scale_sets.c.location == location)).all():
-                model = ScaleSetModel.from_body(scale_set.name, scale_set.body)
-                if not (model.automatic_os_upgrade and model.image.is_latest and model.image.same_image(ref)):
-                    continue
-                if scale_set.provisioning_state == "Deleting" or runs.active_for(conn, scale_set.key) is not None:
-                    continue  # one run at a time; a run already under way moves to its own target
-                target = self._target(conn, scale_set).urn
-                if all(_bound_for(row) == target for row in intents.live_instances(conn, scale_set.key)):
-                    continue  # nothing runs behind the newest version (an older one was published): no run
-                run_id, _ = self._begin(conn, scale_set, started_by="Platform", force=False)
-                started.append(run_id)
-        for run_id in started:
-            self._drive(run_id)
+        for scale_set in conn.execute(sa.select(scale_sets).where(scale_sets.c.location == location)).all():
+            model = ScaleSetModel.from_body(scale_set.name, scale_set.body)
+            if not (model.automatic_os_upgrade and model.image.is_latest and model.image.same_image(ref)):
+                continue
+            if scale_set.provisioning_state == "Deleting" or runs.active_for(conn, scale_set.key) is not None:
+                continue  # one run at a time; a run already under way moves to its own target
+            target = self._target(conn, scale_set).urn
+            if all(_bound_for(row) == target for row in intents.live_instances(conn, scale_set.key)):
+                continue  # nothing runs behind the newest version (an older one was published): no run
+            run_id, _ = self._begin(conn, scale_set, started_by="Platform", force=False)
+            started.append((run_id, scale_set.key))
+        return started
 
     def _begin(self, conn: sa.Connection, scale_set: sa.Row[Any], *, started_by: str, force: bool) -> tuple[str, str]:
         if scale_set.provisioning_state == "Deleting":
@@ -153,7 +196,7 @@ class Upgrades:
             op = operations.begin(conn, subscription=scale_set.subscription_id, location=scale_set.location,
                                   resource_key=scale_set.key, kind=f"upgrade-{action.lower()}", now=now)
             operations.settle_open(conn, now)
-        self._drive(run.id)
+        self._drive(run.id, scale_set.key)
         return op
 
     def approve(self, sub: str, group: str, name: str, instance_ids: list[str] | None) -> str:
@@ -178,7 +221,7 @@ class Upgrades:
             op = operations.begin(conn, subscription=scale_set.subscription_id, location=scale_set.location,
                                   resource_key=scale_set.key, kind="upgrade-approve", now=now)
             operations.settle_open(conn, now)
-        self._drive(run.id)
+        self._drive(run.id, scale_set.key)
         return op
 
     def on_updated(self, conn: sa.Connection, old: sa.Row[Any], body: dict[str, Any]) -> None:

@@ -193,3 +193,53 @@ principal_grants = sa.Table(
     sa.Column("app_id", sa.String(64), sa.ForeignKey("principals.app_id", ondelete="CASCADE"), primary_key=True),
     sa.Column("subscription_id", sa.String(64), sa.ForeignKey("subscriptions.id"), primary_key=True),
 )
+
+# The server processes sharing this store: each heartbeats its row while it runs.
+replicas = sa.Table(
+    "replicas",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("host", sa.String(256), nullable=False),  # hostname: a replica on this host whose pid is gone is dead
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("pid_start", sa.BigInteger, nullable=True),  # the process start time, so a reused pid is not taken for it
+    sa.Column("url", sa.String(512), nullable=True),  # where it serves, once bound
+    sa.Column("started_at", UtcDateTime(), nullable=False),
+    sa.Column("heartbeat_at", UtcDateTime(), nullable=False),
+    sa.Column("stopped_at", UtcDateTime(), nullable=True),
+)
+
+# Work one replica at a time does: "scaleset:<scale set key>" (its intents, health probing and
+# upgrade run) and "trigger" (automatic OS upgrades on publish). The token grows by one each time
+# the lease changes hands; every write of the work checks it (fencing).
+leases = sa.Table(
+    "leases",
+    metadata,
+    sa.Column("name", sa.String(1100), primary_key=True),
+    sa.Column("holder", sa.String(64), nullable=True),  # a replica id; NULL when released
+    sa.Column("token", sa.BigInteger, nullable=False),
+    sa.Column("acquired_at", UtcDateTime(), nullable=True),
+    sa.Column("expires_at", UtcDateTime(), nullable=False),
+    sa.Column("cursor", sa.BigInteger, nullable=False, server_default="0"),  # the trigger: last publication handled
+    sa.Index("ix_leases_holder", "holder"),
+)
+
+# Every image version published, in order: the automatic trigger's queue (its lease keeps the cursor).
+publications = sa.Table(
+    "publications",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("location", sa.String(64), nullable=False),
+    sa.Column("urn", sa.String(512), nullable=False),
+    sa.Column("published_at", UtcDateTime(), nullable=False),
+)
+
+# The last health verdict of each watched instance, written by the replica that probes it when its
+# state or reason changes, so every replica can show it.
+instance_health = sa.Table(
+    "instance_health",
+    metadata,
+    sa.Column("scale_set_key", sa.String(1024), sa.ForeignKey("scale_sets.key", ondelete="CASCADE"), primary_key=True),
+    sa.Column("instance_id", sa.Integer, primary_key=True),
+    sa.Column("verdict", sa.JSON, nullable=False),  # Verdict.as_json()
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+)

@@ -5,14 +5,19 @@ for the batch to turn healthy) -> pause (between batches) -> next ...; a policy 
 rollback (previous images restored) and then Faulted. Each phase is written to the store before
 its work starts; the reimages themselves are instance intents, so after a crash nothing is
 reimaged twice: an intent already carried out is gone, one not yet carried out is still there.
+
+Every write goes through `_writing(run)`, which first calls `fence` (given by the layer above): with
+several replicas it raises when this replica no longer holds the run's scale set, and the run
+stops here, to be carried on by the replica that took it over, from the phase last written.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -20,6 +25,7 @@ import sqlalchemy as sa
 
 from scaleset.clock import Clock
 from scaleset.store.database import Database
+from scaleset.store.leases import LeaseLost
 from scaleset.store.tables import instances
 from scaleset.upgrade import planner, runs
 from scaleset.upgrade.planner import Member, Progress
@@ -54,8 +60,10 @@ class HealthView(Protocol):
 
 class Runner:
     def __init__(self, db: Database, clock: Clock, actions: Actions, health: HealthView, *, poll: float = 1.0,
-                 on_change: Callable[[str], None] | None = None) -> None:
+                 on_change: Callable[[str], None] | None = None,
+                 fence: Callable[[sa.Connection, str], object] | None = None) -> None:
         self.db = db
+        self.fence = fence or (lambda _conn, _key: None)
         self.clock = clock
         self.actions = actions
         self.health = health
@@ -73,7 +81,7 @@ class Runner:
             if run is None:
                 if op_id is not None:
                     # The scale set was deleted under the run, and the run with it: its operation ends too.
-                    with self.db.transaction() as conn:
+                    with self.db.transaction() as conn:  # nothing left to fence: the scale set is gone
                         self.actions.finish(conn, op_id, "Canceled", {
                             "code": "OperationPreempted",
                             "message": "The scale set was deleted while its rolling upgrade ran."})
@@ -86,6 +94,9 @@ class Runner:
                 moved = await steps[run.phase](run)
             except asyncio.CancelledError:
                 raise
+            except LeaseLost:
+                log.warning("upgrade run %s: this replica no longer holds its scale set; the new holder carries it on", run_id)
+                return
             except Exception:  # a store hiccup or a bug must not orphan the run: log, look again
                 log.exception("upgrade run %s: the %s step failed; trying again", run_id, run.phase)
                 moved = False
@@ -99,24 +110,24 @@ class Runner:
     async def _next(self, run: sa.Row[Any]) -> bool:
         now = self.clock.now()
         if run.cancel_requested:
-            with self.db.transaction() as conn:
+            with self._writing(run) as conn:
                 self._end(conn, run, "Cancelled", None, now)
             return True
         if run.paused:
             return False
-        with self.db.transaction() as conn:
+        with self._writing(run) as conn:
             self._forget_gone(conn, run)
         with self.db.reading() as conn:
             left = any(Progress(m.progress) == Progress.PENDING for m in runs.members(conn, run.id).values())
         if not left:  # nothing to upgrade: done at once, whatever health says
-            with self.db.transaction() as conn:
+            with self._writing(run) as conn:
                 self._end(conn, run, "Completed", None, now)
             return True
         members = self._members(run)
         if members is None:
             return False  # health verdicts not all in yet: the pre-check would be guessing
         decision = planner.next_batch(members, self._policy(run), first=run.batch_count == 0)
-        with self.db.transaction() as conn:
+        with self._writing(run) as conn:
             if isinstance(decision, planner.Done):
                 self._end(conn, run, "Completed", None, now)
             elif isinstance(decision, planner.Stop):
@@ -136,7 +147,7 @@ class Runner:
     async def _approval(self, run: sa.Row[Any]) -> bool:
         """osRollingUpgradeDeferral: reimage the batch once every instance in it is approved."""
         now = self.clock.now()
-        with self.db.transaction() as conn:
+        with self._writing(run) as conn:
             members = runs.members(conn, run.id)
             batch = [i for i in run.batch if i in members]
             if run.cancel_requested:  # nothing of this batch was touched: it goes back to pending
@@ -165,14 +176,14 @@ class Runner:
     async def _batch(self, run: sa.Row[Any]) -> bool:
         if self._pending(run):
             return False
-        with self.db.transaction() as conn:
+        with self._writing(run) as conn:
             runs.update(conn, run.id, phase="health", phase_since=self.clock.now())
         return True
 
     async def _health(self, run: sa.Row[Any]) -> bool:
         if self._policy(run).max_surge:
             return await self._surge_health(run)
-        with self.db.transaction() as conn:
+        with self._writing(run) as conn:
             gone = self._forget_gone(conn, run)
         batch = tuple(i for i in run.batch if i not in gone)  # an instance deleted meanwhile left the batch
         members = self._members(run, unknown_is_unhealthy=True)
@@ -185,7 +196,7 @@ class Runner:
         if isinstance(verdict, planner.Wait):
             return False
         bad = set(verdict.unhealthy) if isinstance(verdict, planner.BatchTimedOut) else set()
-        with self.db.transaction() as conn:
+        with self._writing(run) as conn:
             runs.set_progress(conn, run.id, [i for i in batch if i not in bad], Progress.UPGRADED)
             for instance_id in bad:
                 runs.set_progress(conn, run.id, [instance_id], Progress.FAILED,
@@ -193,7 +204,7 @@ class Runner:
         members = self._members(run, unknown_is_unhealthy=True)
         assert members is not None
         outcome = planner.after_batch(members, batch, policy, failed_reimages=frozenset(failed))
-        with self.db.transaction() as conn:
+        with self._writing(run) as conn:
             if isinstance(outcome, planner.GoOn):
                 # The pause is between batches: after the last one the run ends at once.
                 left = any(Progress(m.progress) == Progress.PENDING for m in runs.members(conn, run.id).values())
@@ -229,7 +240,7 @@ class Runner:
         stand_ins = [m for m in members if m.id not in old and m.id not in new] + [
             dataclasses.replace(m, progress=Progress.FAILED if m.id in bad else Progress.UPGRADED) for m in members if m.id in new]
         outcome = planner.after_batch(stand_ins, new, policy, failed_reimages=frozenset(failed))
-        with self.db.transaction() as conn:
+        with self._writing(run) as conn:
             if isinstance(outcome, planner.Stop) and outcome.roll_back:
                 self.actions.delete(conn, run.scale_set_key, list(new), run.op_id)
                 runs.set_progress(conn, run.id, old, Progress.ROLLED_BACK)
@@ -253,7 +264,7 @@ class Runner:
         policy = self._policy(run)
         if (self.clock.now() - run.phase_since).total_seconds() < policy.pause_between_batches and not run.cancel_requested:
             return False
-        with self.db.transaction() as conn:
+        with self._writing(run) as conn:
             runs.update(conn, run.id, phase="next", phase_since=self.clock.now())
         return True
 
@@ -261,7 +272,7 @@ class Runner:
         if self._pending(run):
             return False
         now = self.clock.now()
-        with self.db.transaction() as conn:
+        with self._writing(run) as conn:
             gone = self._forget_gone(conn, run)
             members = runs.members(conn, run.id)
             states = self._instance_rows(conn, run)
@@ -293,6 +304,13 @@ class Runner:
         status = {"Completed": "Succeeded", "Cancelled": "Canceled"}.get(state, "Failed")
         self.actions.finish(conn, run.op_id, status, error)
         log.info("upgrade run %s of %s ended %s", run.id, run.scale_set_key, state)
+
+    @contextlib.contextmanager
+    def _writing(self, run: sa.Row[Any]) -> Iterator[sa.Connection]:
+        """A write of this run's: only while its scale set is still ours to act on."""
+        with self.db.transaction() as conn:
+            self.fence(conn, run.scale_set_key)
+            yield conn
 
     def _policy(self, run: sa.Row[Any]) -> planner.Policy:
         return policy_from_json(run.policy)

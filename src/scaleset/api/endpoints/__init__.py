@@ -6,8 +6,9 @@ from scaleset.api.router import Router
 
 
 def register_all(router: Router) -> None:
-    from scaleset.api.endpoints import (deployments, groups, images, network, operations, principals, scale_sets,
-                                       subscriptions, upgrades, vms)
+    from scaleset.api.endpoints import (deployments, groups, images, network, operations, principals, replicas,
+                                       scale_sets, subscriptions, upgrades, vms)
 
-    for module in (subscriptions, groups, operations, network, images, scale_sets, vms, upgrades, principals, deployments):
+    for module in (subscriptions, groups, operations, network, images, scale_sets, vms, upgrades, principals, deployments,
+                   replicas):
         module.register(router)
