@@ -8,6 +8,7 @@ from scaleset.cli.groups import group
 from scaleset.cli.images import image, vm
 from scaleset.cli.lazy_commands import LazyGroup
 from scaleset.cli.principals import sp
+from scaleset.cli.replicas import replicas
 from scaleset.cli.vmss import vmss
 
 
@@ -22,6 +23,7 @@ main.add_command(vmss)
 main.add_command(vm)
 main.add_command(image)
 main.add_command(sp)
+main.add_command(replicas)
 
 if __name__ == "__main__":
     main()
