@@ -106,3 +106,16 @@ async def test_an_owner_cut_off_from_the_store_is_refused_once_taken_over(tmp_pa
         assert sum(begun(reimaged).values()) <= 10 + 2  # at most the batch in flight was begun again
         with survivor.plane.ctx.db.reading() as conn:
             assert len(runs.history(conn, run.scale_set_key)) == 1
+
+
+async def test_a_deployment_ends_interrupted_only_once_its_replica_is_gone(tmp_path: Path) -> None:
+    async with two_replicas(tmp_path) as (a, b, _):
+        a.plane.groups.put(SUB, "rg", "westus", {})
+        resource, _, _ = a.plane.deployments.begin(SUB, "rg", "dep", {"mode": "Incremental", "template": {}}, tags=None)
+        state = lambda: b.plane.deployments.get(SUB, "rg", "dep")["properties"]["provisioningState"]  # noqa: E731
+        await a.clock.sleep(3 * PERIOD)
+        assert state() == "Accepted"  # its replica is alive: the other leaves it alone
+        await a.plane.halt()
+        await a.clock.sleep(3 * PERIOD)
+        assert state() == "Failed"
+        assert b.plane.deployments.get(SUB, "rg", "dep")["properties"]["error"]["code"] == "DeploymentInterrupted"

@@ -99,7 +99,9 @@ class LocalMachineDriver(Driver):
         """Calls on one machine one at a time; a call carrying a fencing token is let in only if no
         newer token reached this machine (checked once the lock is ours, so in call order)."""
         async with self._locks.setdefault(key, asyncio.Lock()):
-            fencing.check_in_file(self.root / (self._machine(key).path.name + ".fence"), key, fence)
+            # Kept outside the machines' directory, and kept after a delete: a stale call must not
+            # bring a deleted machine back.
+            fencing.check_in_file(self.root.parent / "fences" / self.root.name / self._machine(key).path.name, key, fence)
             yield
 
 

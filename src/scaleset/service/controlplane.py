@@ -71,8 +71,8 @@ class ControlPlane:
         self.ctx.db.migrate()
         default = self.subscriptions.ensure_default()
         self.directory = Directory.load_or_create(self.ctx.db, self.ctx.secrets, self.ctx.clock.now())
-        self.deployments.fail_interrupted()
         self.replicas.join()
+        self.deployments.fail_interrupted(self.replicas.alive_ids())
         self.reconciler.start()
         self.health.start()
         await self.lease_round()
@@ -89,6 +89,8 @@ class ControlPlane:
         self.ctx.leases.balance(self._lease_names(), alive)
         self.upgrades.adopt_runs()
         self.upgrades.trigger()
+        if self.ctx.leases.holds(TRIGGER):  # one replica looks after the deployments of dead ones
+            self.deployments.fail_interrupted(self.replicas.alive_ids())
 
     def _lease_names(self) -> list[str]:
         with self.ctx.db.reading() as conn:

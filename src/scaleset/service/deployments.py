@@ -52,7 +52,9 @@ class Deployments:
             resource = {"id": rid, "name": name, "type": TYPE, "tags": tags or {},
                         "properties": {**properties, "provisioningState": "Accepted", "timestamp": now.isoformat(),
                                        "duration": "PT0S", "correlationId": op}}
-            record = {"resource": resource, "operations": [], "op": op, "started": now.isoformat()}
+            # The replica running it: the run lives in its memory, and ends with it.
+            record = {"resource": resource, "operations": [], "op": op, "started": now.isoformat(),
+                      "runner": self.ctx.leases.replica_id}
             if row is None:
                 conn.execute(resources.insert().values(key=key, subscription_id=sub.lower(), group_key=group.lower(),
                                                        type_key=TYPE_KEY, body=record, created_at=now))
@@ -136,13 +138,13 @@ class Deployments:
                 conn.execute(operations_table.update().where(operations_table.c.id == record["op"]).values(
                     status=status, error=error, ended_at=now))
 
-    def fail_interrupted(self) -> None:
-        """At start: runs that were under way when the last server stopped cannot go on (their
-        secure parameters are gone with it); say so."""
+    def fail_interrupted(self, alive: set[str]) -> None:
+        """Runs whose replica is no longer alive cannot go on (their secure parameters are gone
+        with it); say so. `alive`: the ids of the replicas that are."""
         with self.ctx.db.reading() as conn:
             rows = conn.execute(sa.select(resources.c.body).where(resources.c.type_key == TYPE_KEY)).all()
         for row in rows:
-            if row.body["resource"]["properties"]["provisioningState"] in RUNNING_STATES:
+            if row.body["resource"]["properties"]["provisioningState"] in RUNNING_STATES and row.body.get("runner") not in alive:
                 self.finish(row.body["resource"]["id"], "Failed", error=INTERRUPTED)
 
     def _change(self, conn: sa.Connection, rid: str, change: Any) -> dict[str, Any] | None:

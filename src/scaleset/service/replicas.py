@@ -67,6 +67,13 @@ class Replicas:
             return conn.execute(sa.select(sa.func.count()).select_from(replicas).where(
                 replicas.c.stopped_at.is_(None), replicas.c.heartbeat_at >= now - timedelta(seconds=self.period))).scalar_one()
 
+    def alive_ids(self) -> set[str]:
+        """The replicas heartbeating within two lease periods (a slow one is not yet given up on)."""
+        since = self.clock.now() - timedelta(seconds=2 * self.period)
+        with self.db.reading() as conn:
+            return set(conn.execute(sa.select(replicas.c.id).where(
+                replicas.c.stopped_at.is_(None), replicas.c.heartbeat_at >= since)).scalars())
+
     def leave(self) -> None:
         with self.db.transaction() as conn:
             _bury(conn, self.me.id, self.clock.now())
