@@ -50,6 +50,22 @@ def boots(disk: Path) -> list[str]:
         return []
 
 
+def logged_rolling_scale_set(client: httpx.Client, sub: str, capacity: int) -> str:
+    """Scale set `web` in group `rg` (both made already: the group, and v1 published): automatic OS
+    upgrades in Rolling mode, gated by an Http probe, each instance logging its images on its data
+    disk (CUSTOM_DATA). Returns its path once every instance is up."""
+    lb = {"location": "westus", "properties": {"probes": [{"name": "http", "properties": {
+        "protocol": "Http", "port": 8080, "requestPath": "/health", "intervalInSeconds": 5, "numberOfProbes": 2}}]}}
+    lb_path = f"/subscriptions/{sub}/resourceGroups/rg/providers/Microsoft.Network/loadBalancers/lb"
+    assert client.put(lb_path, params=V, json=lb).status_code == 201
+    body = scale_set_body(capacity=capacity, custom_data=CUSTOM_DATA, data_disks=1)
+    body["properties"]["upgradePolicy"] = {"mode": "Rolling", "automaticOSUpgradePolicy": {"enableAutomaticOSUpgrade": True}}
+    body["properties"]["virtualMachineProfile"]["networkProfile"] = {"healthProbe": {"id": f"{lb_path}/probes/http"}}
+    scale_set = f"/subscriptions/{sub}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachineScaleSets/web"
+    assert wait_operation(client, client.put(scale_set, params=V, json=body))["status"] == "Succeeded"
+    return scale_set
+
+
 def test_a_rolling_upgrade_killed_mid_batch_resumes_without_reimaging_anyone_twice(data_dir: Path, tmp_path: Path) -> None:
     started = time.monotonic()
     server = start_server(data_dir, extra=SERVER_FLAGS)
@@ -58,17 +74,7 @@ def test_a_rolling_upgrade_killed_mid_batch_resumes_without_reimaging_anyone_twi
         with server.client() as client:
             assert client.put(f"/subscriptions/{sub}/resourcegroups/rg", params=V, json={"location": "westus"}).status_code == 201
             assert publish(client, sub, boot_image(tmp_path / "v1", version=V1), version=V1).status_code == 201
-            lb = {"location": "westus", "properties": {"probes": [{"name": "http", "properties": {
-                "protocol": "Http", "port": 8080, "requestPath": "/health", "intervalInSeconds": 5, "numberOfProbes": 2}}]}}
-            lb_path = f"/subscriptions/{sub}/resourceGroups/rg/providers/Microsoft.Network/loadBalancers/lb"
-            assert client.put(lb_path, params=V, json=lb).status_code == 201
-            body = scale_set_body(capacity=CAPACITY, custom_data=CUSTOM_DATA, data_disks=1)
-            body["properties"]["upgradePolicy"] = {"mode": "Rolling",
-                                                   "automaticOSUpgradePolicy": {"enableAutomaticOSUpgrade": True}}
-            body["properties"]["virtualMachineProfile"]["networkProfile"] = {"healthProbe": {"id": f"{lb_path}/probes/http"}}
-            base = f"/subscriptions/{sub}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachineScaleSets"
-            scale_set = f"{base}/web"
-            assert wait_operation(client, client.put(scale_set, params=V, json=body))["status"] == "Succeeded"
+            scale_set = logged_rolling_scale_set(client, sub, CAPACITY)
 
             machines = sorted((data_dir / "machines").iterdir())
             assert len(machines) == CAPACITY

@@ -20,8 +20,8 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import API, Server, publish, remove_machines, start_server, stop_server
-from tests.e2e.test_process_scale_set import scale_set_body, vms, wait_operation
-from tests.e2e.test_upgrade_durability import CUSTOM_DATA, boots, latest
+from tests.e2e.test_process_scale_set import vms
+from tests.e2e.test_upgrade_durability import boots, latest, logged_rolling_scale_set
 from tests.images import boot_image
 from tests.postgres import fresh_postgres_database
 
@@ -67,18 +67,10 @@ def upgrade_under_way(servers: list[Server], tmp_path: Path, data_dir: Path) -> 
     """A scale set made through r1, v2 published through r2: returns its path and its data disks
     once the run has a batch in flight with an instance that booted v2 unrecorded."""
     sub = servers[0].subscription
-    scale_set = f"/subscriptions/{sub}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachineScaleSets/web"
     with servers[0].client() as client:
         assert client.put(f"/subscriptions/{sub}/resourcegroups/rg", params=V, json={"location": "westus"}).status_code == 201
         assert publish(client, sub, boot_image(tmp_path / "v1", version=V1), version=V1).status_code == 201
-        lb = {"location": "westus", "properties": {"probes": [{"name": "http", "properties": {
-            "protocol": "Http", "port": 8080, "requestPath": "/health", "intervalInSeconds": 5, "numberOfProbes": 2}}]}}
-        lb_path = f"/subscriptions/{sub}/resourceGroups/rg/providers/Microsoft.Network/loadBalancers/lb"
-        assert client.put(lb_path, params=V, json=lb).status_code == 201
-        body = scale_set_body(capacity=CAPACITY, custom_data=CUSTOM_DATA, data_disks=1)
-        body["properties"]["upgradePolicy"] = {"mode": "Rolling", "automaticOSUpgradePolicy": {"enableAutomaticOSUpgrade": True}}
-        body["properties"]["virtualMachineProfile"]["networkProfile"] = {"healthProbe": {"id": f"{lb_path}/probes/http"}}
-        assert wait_operation(client, client.put(scale_set, params=V, json=body))["status"] == "Succeeded"
+        scale_set = logged_rolling_scale_set(client, sub, CAPACITY)
     disks = {machine.name: machine / "data" / "0" for machine in sorted((data_dir / "machines").iterdir()) if machine.is_dir()}
     assert len(disks) == CAPACITY and all(boots(disk) == [V1] for disk in disks.values())
     with servers[1].client() as client:
