@@ -11,6 +11,7 @@ accepts connections.
 from __future__ import annotations
 
 import asyncio
+import functools
 import socket
 import ssl
 import struct
@@ -30,13 +31,16 @@ class BadResponse(Exception):
 
 
 class Prober:
-    """What HTTP probes share: the TLS context, built once (certificates are not verified, as
-    neither Azure's load balancer nor the Application Health extension verifies them)."""
+    """What HTTP probes share: the TLS context, built once on the first https probe (certificates
+    are not verified, as neither Azure's load balancer nor the Application Health extension
+    verifies them, so no CA store is loaded either)."""
 
-    def __init__(self) -> None:
-        self.tls = ssl.create_default_context()
-        self.tls.check_hostname = False
-        self.tls.verify_mode = ssl.CERT_NONE
+    @functools.cached_property
+    def tls(self) -> ssl.SSLContext:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
 
     async def __aenter__(self) -> Prober:
         return self

@@ -27,6 +27,7 @@ from scaleset.service.upgrades import Upgrades
 from scaleset.store.database import Database
 from scaleset.store.secrets import SecretBox
 from scaleset.store.tables import scale_sets
+from scaleset.upgrade import runs
 
 
 class ControlPlane:
@@ -72,10 +73,10 @@ class ControlPlane:
         default = self.subscriptions.ensure_default()
         self.directory = Directory.load_or_create(self.ctx.db, self.ctx.secrets, self.ctx.clock.now())
         self.replicas.join()
-        self.deployments.fail_interrupted(self.replicas.alive_ids())
         self.reconciler.start()
         self.health.start()
         await self.lease_round()
+        self.upgrades.trigger()  # publications the round saw before it took the trigger's lease
         self.reconciler.wake()
         period = self.ctx.settings.lease_period
         self._rounds = asyncio.create_task(every(self.ctx.clock, lambda: period / 3, self.lease_round, what="lease round"))
@@ -83,19 +84,22 @@ class ControlPlane:
 
     async def lease_round(self) -> None:
         """Heartbeat, renew what we hold, take our share of what is free, and pick up work that
-        arrived under our leases (runs started by another replica, publications)."""
-        alive = self.replicas.heartbeat()
-        self.ctx.leases.renew()
-        self.ctx.leases.balance(self._lease_names(), alive)
-        self.upgrades.adopt_runs()
-        self.upgrades.trigger()
-        if self.ctx.leases.holds(TRIGGER):  # one replica looks after the deployments of dead ones
-            self.deployments.fail_interrupted(self.replicas.alive_ids())
-
-    def _lease_names(self) -> list[str]:
+        arrived under our leases (runs started by another replica, publications, deployments whose
+        replica died). One write and one read: it runs every third of a lease period."""
+        with self.ctx.db.transaction() as conn:
+            alive = self.replicas.heartbeat(conn)
+            self.ctx.leases.renew(conn)
+        self.health.share_verdicts(len(alive) > 1)
+        trigger = self.ctx.leases.holds(TRIGGER)
         with self.ctx.db.reading() as conn:
             keys = conn.execute(sa.select(scale_sets.c.key).order_by(scale_sets.c.key)).scalars().all()
-        return [TRIGGER, *(scale_set_lease(key) for key in keys)]
+            active = runs.active(conn)
+            queued = self.upgrades.queued(conn) if trigger else []
+            orphaned = self.deployments.interrupted(conn, alive) if trigger else []
+        self.ctx.leases.balance([TRIGGER, *(scale_set_lease(key) for key in keys)], len(alive))
+        self.upgrades.adopt(active)
+        self.upgrades.start_queued(queued)
+        self.deployments.fail(orphaned)
 
     def describe_replicas(self) -> list[dict[str, object]]:
         with self.ctx.db.reading() as conn:

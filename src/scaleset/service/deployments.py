@@ -138,14 +138,17 @@ class Deployments:
                 conn.execute(operations_table.update().where(operations_table.c.id == record["op"]).values(
                     status=status, error=error, ended_at=now))
 
-    def fail_interrupted(self, alive: set[str]) -> None:
-        """Runs whose replica is no longer alive cannot go on (their secure parameters are gone
-        with it); say so. `alive`: the ids of the replicas that are."""
-        with self.ctx.db.reading() as conn:
-            rows = conn.execute(sa.select(resources.c.body).where(resources.c.type_key == TYPE_KEY)).all()
-        for row in rows:
-            if row.body["resource"]["properties"]["provisioningState"] in RUNNING_STATES and row.body.get("runner") not in alive:
-                self.finish(row.body["resource"]["id"], "Failed", error=INTERRUPTED)
+    @staticmethod
+    def interrupted(conn: sa.Connection, alive: set[str]) -> list[str]:
+        """The deployments still running whose replica is not among `alive`: they cannot go on
+        (their secure parameters were in its memory)."""
+        rows = conn.execute(sa.select(resources.c.body).where(resources.c.type_key == TYPE_KEY)).all()
+        return [row.body["resource"]["id"] for row in rows
+                if row.body["resource"]["properties"]["provisioningState"] in RUNNING_STATES and row.body.get("runner") not in alive]
+
+    def fail(self, interrupted: list[str]) -> None:
+        for rid in interrupted:
+            self.finish(rid, "Failed", error=INTERRUPTED)
 
     def _change(self, conn: sa.Connection, rid: str, change: Any) -> dict[str, Any] | None:
         """The record after `change(record)`, or None when it is gone (deleted with its group meanwhile)."""

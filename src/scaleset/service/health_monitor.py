@@ -58,6 +58,7 @@ class HealthMonitor:
         self._task: asyncio.Task[None] | None = None
         self._probes: set[asyncio.Task[None]] = set()
         self._stored: dict[tuple[str, int], tuple[HealthState, float]] = {}  # (state, when) last written, per instance
+        self._sharing = True  # whether other replicas are alive to read what we write
 
     def start(self) -> None:
         self._task = asyncio.create_task(
@@ -98,6 +99,13 @@ class HealthMonitor:
                                 .where(instance_health.c.scale_set_key == scale_set_key)).all()
         return {row.instance_id: Verdict.from_json(row.verdict) for row in rows}
 
+    def share_verdicts(self, others_alive: bool) -> None:
+        """Write verdicts to the store only while another replica may read them: a lone server
+        keeps them in memory. When one appears, everything is written afresh."""
+        if not others_alive:
+            self._stored.clear()
+        self._sharing = others_alive
+
     def _probing(self, scale_set_key: str) -> bool:
         return self.ctx.leases.holds(scale_set_lease(scale_set_key))
 
@@ -122,7 +130,8 @@ class HealthMonitor:
                     self._consider(scale_set.key, row, spec, now)
         for gone in set(self._watched) - seen:
             del self._watched[gone]
-        self._store_changes()
+        if self._sharing:
+            self._store_changes()
 
     def _store_changes(self) -> None:
         """Write the verdicts whose state changed since we last wrote them (or written long ago),

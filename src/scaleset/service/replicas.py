@@ -55,24 +55,18 @@ class Replicas:
         with self.db.transaction() as conn:
             conn.execute(replicas.update().where(replicas.c.id == self.me.id).values(url=url))
 
-    def heartbeat(self) -> int:
-        """Beat, bury the dead of this host, and return how many replicas are alive (us included)."""
+    def heartbeat(self, conn: sa.Connection) -> set[str]:
+        """Beat, bury the dead of this host, and return the replicas alive (us included)."""
         now = self.clock.now()
-        with self.db.transaction() as conn:
-            conn.execute(replicas.update().where(replicas.c.id == self.me.id).values(heartbeat_at=now, stopped_at=None))
-            for row in conn.execute(sa.select(replicas).where(replicas.c.host == self.me.host, replicas.c.stopped_at.is_(None),
-                                                              replicas.c.id != self.me.id)).all():
-                if not procfs.is_alive(row.pid, row.pid_start):
-                    _bury(conn, row.id, now)
-            return conn.execute(sa.select(sa.func.count()).select_from(replicas).where(
-                replicas.c.stopped_at.is_(None), replicas.c.heartbeat_at >= now - timedelta(seconds=self.period))).scalar_one()
-
-    def alive_ids(self) -> set[str]:
-        """The replicas heartbeating within two lease periods (a slow one is not yet given up on)."""
-        since = self.clock.now() - timedelta(seconds=2 * self.period)
-        with self.db.reading() as conn:
-            return set(conn.execute(sa.select(replicas.c.id).where(
-                replicas.c.stopped_at.is_(None), replicas.c.heartbeat_at >= since)).scalars())
+        conn.execute(replicas.update().where(replicas.c.id == self.me.id).values(heartbeat_at=now, stopped_at=None))
+        alive = set()
+        for row in conn.execute(sa.select(replicas.c.id, replicas.c.host, replicas.c.pid, replicas.c.pid_start,
+                                          replicas.c.heartbeat_at).where(replicas.c.stopped_at.is_(None))).all():
+            if row.host == self.me.host and row.id != self.me.id and not procfs.is_alive(row.pid, row.pid_start):
+                _bury(conn, row.id, now)
+            elif row.heartbeat_at >= now - timedelta(seconds=self.period):
+                alive.add(row.id)
+        return alive
 
     def leave(self) -> None:
         with self.db.transaction() as conn:

@@ -21,8 +21,8 @@ from scaleset.service import intents, operations
 from scaleset.service.context import Context
 from scaleset.service.errors import ArmError, not_allowed
 from scaleset.service.scale_sets import require as require_scale_set
-from scaleset.store.leases import TRIGGER, LeaseLost, read_cursor, scale_set_lease, write_cursor
-from scaleset.store.tables import instances, operations as operations_table, publications, scale_sets, upgrade_runs
+from scaleset.store.leases import TRIGGER, LeaseLost, cursor_of, scale_set_lease, write_cursor
+from scaleset.store.tables import instances, operations as operations_table, publications, scale_sets
 from scaleset.upgrade import planner, runs
 from scaleset.upgrade.planner import Member, Progress
 from scaleset.upgrade.policy import effective_policy
@@ -43,14 +43,11 @@ class Upgrades:
 
     # -- lifecycle ------------------------------------------------------------------------------
 
-    def adopt_runs(self) -> None:
-        """Carry on every unfinished run of the scale sets whose lease we hold (after a start, a
-        takeover, or a run started by another replica)."""
-        with self.ctx.db.reading() as conn:
-            active = conn.execute(sa.select(upgrade_runs.c.id, upgrade_runs.c.scale_set_key)
-                                  .where(upgrade_runs.c.state.in_(runs.ACTIVE))).all()
-        for run in active:
-            self._drive(run.id, run.scale_set_key)
+    def adopt(self, active: list[tuple[str, str]]) -> None:
+        """Carry on the unfinished runs (runs.active) of the scale sets whose lease we hold: after
+        a start, a takeover, or a run started by another replica."""
+        for run_id, scale_set_key in active:
+            self._drive(run_id, scale_set_key)
 
     def _lease_lost(self, name: str) -> None:
         for run_id, key in list(self._task_sets.items()):
@@ -121,9 +118,16 @@ class Upgrades:
         if self.ctx.leases.acquire(TRIGGER) is None:
             return
         with self.ctx.db.reading() as conn:
-            cursor = read_cursor(conn, TRIGGER)
-            queued = conn.execute(sa.select(publications).where(publications.c.seq > cursor)
-                                  .order_by(publications.c.seq)).all()
+            queued = self.queued(conn)
+        self.start_queued(queued)
+
+    @staticmethod
+    def queued(conn: sa.Connection) -> list[sa.Row[Any]]:
+        """The publications the trigger has not handled yet, oldest first."""
+        return conn.execute(sa.select(publications).where(publications.c.seq > cursor_of(TRIGGER))
+                            .order_by(publications.c.seq)).all()
+
+    def start_queued(self, queued: list[sa.Row[Any]]) -> None:
         for publication in queued:
             try:
                 with self.ctx.db.transaction() as conn:

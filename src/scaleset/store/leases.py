@@ -111,16 +111,15 @@ class Leases:
 
     # -- the holder's round ---------------------------------------------------------------------
 
-    def renew(self) -> None:
+    def renew(self, conn: sa.Connection) -> None:
         """Extend every lease we hold; let go of those another replica took meanwhile."""
         if not self._held:
             return
         started = self.clock.monotonic()
         expires = self.clock.now() + timedelta(seconds=self.period)
-        with self.db.transaction() as conn:
-            conn.execute(leases.update().where(leases.c.holder == self.replica_id).values(expires_at=expires))
-            ours = {row.name: row.token for row in conn.execute(
-                sa.select(leases.c.name, leases.c.token).where(leases.c.holder == self.replica_id)).all()}
+        conn.execute(leases.update().where(leases.c.holder == self.replica_id).values(expires_at=expires))
+        ours = {row.name: row.token for row in conn.execute(
+            sa.select(leases.c.name, leases.c.token).where(leases.c.holder == self.replica_id)).all()}
         for name, held in list(self._held.items()):
             if ours.get(name) == held.token:
                 held.valid_until = started + self.period
@@ -134,6 +133,8 @@ class Leases:
         for name in [n for n in self._held if n not in wanted_set]:
             self.release(name)
         share = math.ceil(len(wanted) / max(1, alive_replicas))
+        if len(self._held) >= share or all(name in self._held for name in wanted):
+            return  # nothing more to take: no need to look
         now = self.clock.now()
         with self.db.reading() as conn:
             taken = {row.name for row in conn.execute(sa.select(leases.c.name).where(
@@ -164,15 +165,21 @@ class Leases:
         return sorted(self._held)
 
     def _drop(self, name: str, why: str) -> None:
-        if self._held.pop(name, None) is not None:
-            log.log(logging.INFO if why == "released" else logging.WARNING,
-                    "replica %s no longer holds lease %s: %s", self.replica_id, name, why)
-            for callback in self.lost:
-                callback(name)
+        """Forget a lease. Taken by another replica: the work under it stops here (`lost`). Given
+        back (its work is gone, or we stop): what runs under it ends by itself."""
+        if self._held.pop(name, None) is None:
+            return
+        if why == "released":
+            log.info("replica %s released lease %s", self.replica_id, name)
+            return
+        log.warning("replica %s no longer holds lease %s: %s", self.replica_id, name, why)
+        for callback in self.lost:
+            callback(name)
 
 
-def read_cursor(conn: sa.Connection, name: str) -> int:
-    return conn.execute(sa.select(leases.c.cursor).where(leases.c.name == name)).scalar() or 0
+def cursor_of(name: str) -> sa.ScalarSelect[int]:
+    """The lease's cursor, as a subquery (0 when the lease row is not there yet)."""
+    return sa.select(sa.func.coalesce(sa.func.max(leases.c.cursor), 0)).where(leases.c.name == name).scalar_subquery()
 
 
 def write_cursor(conn: sa.Connection, name: str, cursor: int) -> None:

@@ -48,8 +48,10 @@ def active_for(conn: sa.Connection, scale_set_key: str) -> sa.Row[Any] | None:
         upgrade_runs.c.scale_set_key == scale_set_key, upgrade_runs.c.state.in_(ACTIVE))).first()
 
 
-def active_ids(conn: sa.Connection) -> list[str]:
-    return [row.id for row in conn.execute(sa.select(upgrade_runs.c.id).where(upgrade_runs.c.state.in_(ACTIVE))).all()]
+def active(conn: sa.Connection) -> list[tuple[str, str]]:
+    """(run id, scale set key) of every run under way."""
+    return [(row.id, row.scale_set_key) for row in conn.execute(
+        sa.select(upgrade_runs.c.id, upgrade_runs.c.scale_set_key).where(upgrade_runs.c.state.in_(ACTIVE))).all()]
 
 
 def latest_for(conn: sa.Connection, scale_set_key: str) -> sa.Row[Any] | None:
