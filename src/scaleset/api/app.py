@@ -10,16 +10,19 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-import json5
+from starlette import convertors
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from scaleset.api import api_versions
+from scaleset.api import api_versions, jsonc, names
 from scaleset.api.auth import Authenticator, StaticTokens
+from scaleset.api.limits import MAX_ARTIFACT, MAX_BODY, RequestLimits, check_depth, too_deep
+from scaleset.api.openapi import served_json
 from scaleset.api.responses import json_response
 from scaleset.api.router import Route as ArmRoute
 from scaleset.api.router import Router
@@ -28,7 +31,6 @@ from scaleset.service.controlplane import ControlPlane
 from scaleset.service.errors import ArmError
 
 log = logging.getLogger(__name__)
-MAX_BODY = 4 * 1024 * 1024  # ARM refuses request bodies over 4 MB
 
 
 class MethodNotAllowed(ArmError):
@@ -67,10 +69,11 @@ def create_app(plane: ControlPlane, tokens: StaticTokens) -> Starlette:
         request_id = str(uuid.uuid4())
         headers = {
             "x-ms-request-id": request_id,
-            "x-ms-correlation-request-id": request.headers.get("x-ms-correlation-request-id", request_id),
+            "x-ms-correlation-request-id": _echoable(request.headers.get("x-ms-correlation-request-id")) or request_id,
         }
-        if "x-ms-client-request-id" in request.headers:
-            headers["x-ms-client-request-id"] = request.headers["x-ms-client-request-id"]
+        client_id = _echoable(request.headers.get("x-ms-client-request-id"))
+        if client_id:
+            headers["x-ms-client-request-id"] = client_id
         try:
             response = await _handle(request)
         except ArmError as error:
@@ -89,30 +92,67 @@ def create_app(plane: ControlPlane, tokens: StaticTokens) -> Starlette:
         return response
 
     async def _handle(request: Request) -> Response:
-        route, params, allowed = router.match(request.method, request.url.path)
+        # The path as sent, decoded: request.url.path would drop a newline or tab in it silently
+        # (URL parsing removes them), and PUT .../a%0Ab would create "ab".
+        path = request.scope["path"]
+        route, params, allowed = router.match(request.method, path)
         if route is None:
             if allowed:
-                raise MethodNotAllowed(request.method, request.url.path, allowed)
-            raise ArmError(404, "NotFound", f"No route matches '{request.url.path}'.")
+                raise MethodNotAllowed(request.method, path, allowed)
+            raise ArmError(404, "NotFound", f"No route matches '{path}'.")
         caller = auth.check(request.headers.get("authorization"), str(request.base_url))
         _authorize(caller, route, params, request)
         api_version = api_versions.check(request.query_params.get("api-version"))
+        if request.method == "PUT":  # only a PUT names something new; elsewhere a bad name is simply not found
+            names.check(route.template, params)
         wants_json = request.method in ("PUT", "PATCH", "POST") and not route.raw_body
-        body = await _json_body(request, jsonc=route.jsonc) if wants_json else None
+        body = await _json_body(request, jsonc_allowed=route.jsonc) if wants_json else None
         return await route.handler(ArmRequest(request, plane, params, api_version, body, caller))
 
     async def healthz(_request: Request) -> Response:
         return json_response({"status": "ok"})
 
-    routes = [Route("/healthz", healthz), *login_routes(plane),
-              Route("/{path:path}", dispatch, methods=["GET", "PUT", "PATCH", "POST", "DELETE", "HEAD"])]
-    app = Starlette(routes=routes, middleware=[Middleware(_SingleSlashes)])
+    async def openapi(_request: Request) -> Response:
+        return Response(served_json(), media_type="application/json")
+
+    def body_limit(method: str, path: str) -> int:
+        route, _, _ = router.match(method, path)
+        return MAX_ARTIFACT if route is not None and route.raw_body else MAX_BODY
+
+    routes = [Route("/healthz", healthz), Route("/openapi.json", openapi), *login_routes(plane),
+              Route("/{path:anypath}", dispatch, methods=["GET", "PUT", "PATCH", "POST", "DELETE", "HEAD"])]
+    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error}, middleware=[Middleware(_SingleSlashes), Middleware(RequestLimits, body_limit=body_limit)])
     app.state.plane = plane
     app.state.tenant = plane.directory.tenant_id
     from scaleset.api.deployment_runner import DeploymentRunner
 
     app.state.deployment_runner = DeploymentRunner(app, plane.deployments, poll_seconds=plane.settings.retry_after_ms / 1000)
     return app
+
+
+class _AnyPath(convertors.PathConvertor):
+    """Starlette's `path` stops at a newline (its `.` is not DOTALL): a name with one in it must
+    still reach the ARM router, to be refused as a name rather than as an unknown path."""
+
+    regex = "(?s:.*)"
+
+
+convertors.register_url_convertor("anypath", _AnyPath())
+_ECHOABLE = re.compile(r"^[\x20-\x7e]{1,256}$")
+
+
+def _echoable(value: str | None) -> str | None:
+    """A request id the client sent, when it is safe to send back as a header: printable ASCII,
+    not too long (anything else would make the response itself fail to go out)."""
+    return value if value is not None and _ECHOABLE.match(value) else None
+
+
+async def _http_error(_request: Request, error: Exception) -> Response:
+    """Starlette's own 404 and 405 (a path no route pattern takes, such as one with a newline in it;
+    a method /healthz does not answer) as ARM errors, not plain text."""
+    assert isinstance(error, HTTPException)
+    code = {404: "NotFound", 405: "MethodNotAllowed"}.get(error.status_code, "BadRequest")
+    return json_response({"error": {"code": code, "message": str(error.detail)}}, error.status_code, dict(error.headers or {}))
 
 
 class _SingleSlashes:
@@ -152,20 +192,15 @@ def _forbidden(caller: Caller, request: Request) -> ArmError:
                     "recently granted, please refresh your credentials.")
 
 
-async def _json_body(request: Request, *, jsonc: bool) -> Any:
-    raw = await request.body()
-    if len(raw) > MAX_BODY:
-        raise ArmError(413, "RequestEntityTooLarge", f"The request content is larger than {MAX_BODY} bytes.")
+async def _json_body(request: Request, *, jsonc_allowed: bool) -> Any:
+    raw = await request.body()  # at most MAX_BODY: RequestLimits cuts it off as it arrives
     if not raw.strip():
         return None
     try:
-        return json.loads(raw)
-    except (ValueError, RecursionError) as error:
-        if not jsonc:
-            raise ArmError(400, "InvalidRequestContent", f"The request content was invalid and could not be deserialized: {error}.") from None
-    # `az deployment group create` splices the template file, comments and all, into its body
-    # after an unquoted `template:` key; ARM's reader takes that, so JSON5 (a superset) reads it.
-    try:
-        return json5.loads(raw.decode("utf-8"))
-    except (ValueError, RecursionError, UnicodeDecodeError) as error:
+        body = await jsonc.loads(raw) if jsonc_allowed else json.loads(raw)
+    except RecursionError:
+        raise too_deep() from None
+    except (ValueError, UnicodeDecodeError) as error:
         raise ArmError(400, "InvalidRequestContent", f"The request content was invalid and could not be deserialized: {error}.") from None
+    check_depth(body)
+    return body

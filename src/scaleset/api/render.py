@@ -129,7 +129,9 @@ def vm(scale_set_row: sa.Row[Any], row: sa.Row[Any], api_version: str, *, with_i
         if not model.image.is_latest:
             image["version"] = running.version
     storage["imageReference"] = image
-    storage.setdefault("osDisk", {}).update(name=f"{scale_set_row.name}_{row.instance_id}_OsDisk", osType="Linux")
+    os_disk = storage.setdefault("osDisk", {})
+    os_disk.update(name=f"{scale_set_row.name}_{row.instance_id}_OsDisk", osType="Linux")
+    os_disk.setdefault("createOption", "FromImage")  # required in a VM's OSDisk; a scale set's may leave it out
     os_profile = {k: v for k, v in (profile.get("osProfile") or {}).items() if k not in ("customData", "computerNamePrefix")}
     os_profile["computerName"] = instance_computer_name(scale_set_row, row.instance_id)
     nic_id = f"{rid}/networkInterfaces/{scale_set_row.name}-nic"

@@ -38,6 +38,21 @@ def _duration(value: str) -> str:
 
 
 Duration = Annotated[str, AfterValidator(_duration)]
+
+
+def _tags(tags: dict[str, str]) -> dict[str, str]:
+    # Azure's limits on tags: 50 per resource, names up to 512 characters, values up to 256.
+    if len(tags) > 50:
+        raise ValueError(f"{len(tags)} tags; a resource takes at most 50")
+    for name, value in tags.items():
+        if not name or len(name) > 512:
+            raise ValueError(f"the tag name '{name[:100]}' must be 1 to 512 characters")
+        if len(value) > 256:
+            raise ValueError(f"the value of tag '{name[:100]}' is longer than 256 characters")
+    return tags
+
+
+Tags = Annotated[dict[str, str], AfterValidator(_tags)]
 Percent5 = Annotated[int, Field(ge=5, le=100)]
 Percent0 = Annotated[int, Field(ge=0, le=100)]
 
@@ -226,7 +241,7 @@ class ScaleSetUpdate(Wire):
     """PATCH body: no location, no zones."""
 
     sku: Sku | None = None
-    tags: dict[str, str] | None = None
+    tags: Tags | None = None
     properties: ScaleSetProperties | None = None
 
 
@@ -243,7 +258,7 @@ class ScaleSetCreate(ScaleSet):
 
 class ResourceGroup(Wire):
     location: Annotated[str, Field(min_length=1)]
-    tags: dict[str, str] | None = None
+    tags: Tags | None = None
 
 
 class ProbeProperties(Wire):
@@ -281,7 +296,7 @@ class LoadBalancerProperties(Wire):
 
 class NetworkResource(Wire):
     location: str | None = None
-    tags: dict[str, str] | None = None
+    tags: Tags | None = None
 
 
 class LoadBalancer(NetworkResource):

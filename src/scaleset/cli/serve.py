@@ -177,7 +177,10 @@ async def _serve(*, host: str, port: int, data_dir: Path, db: str | None, driver
                             ssl_certfile=str(tls_cert) if tls_cert else None, ssl_keyfile=str(tls_key) if tls_key else None,
                             lifespan="off", access_log=log_level == "debug",
                             # Idle keep-alive clients must not hold a stopping server hostage.
-                            timeout_graceful_shutdown=3)
+                            timeout_graceful_shutdown=3,
+                            # Longer than clients keep an idle connection (httpx 5 s, requests and the
+                            # Azure SDK longer): the server closing first races a client's next request.
+                            timeout_keep_alive=75)
     server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve())
     try:

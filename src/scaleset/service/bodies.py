@@ -19,7 +19,9 @@ def clean(body: dict[str, Any]) -> tuple[dict[str, Any], Secrets]:
     stored = copy.deepcopy(body)
     for field in _READ_ONLY_TOP:
         stored.pop(field, None)
-    props = stored.setdefault("properties", {})
+    if not isinstance(stored.get("properties"), dict):  # absent, or null in a PATCH: nothing to change
+        stored["properties"] = {}
+    props = stored["properties"]
     for field in _READ_ONLY_PROPS:
         props.pop(field, None)
     profile = props.get("virtualMachineProfile") or {}

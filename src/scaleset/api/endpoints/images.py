@@ -15,6 +15,7 @@ from starlette.responses import Response
 from scaleset.api import render
 from scaleset.api.app import ArmRequest
 from scaleset.api.endpoints.paths import COMPUTE_LOCATION
+from scaleset.api.limits import MAX_ARTIFACT
 from scaleset.api.responses import json_response
 from scaleset.api.router import Router
 from scaleset.model.image_reference import ImageReference
@@ -24,7 +25,6 @@ PUBLISHERS = COMPUTE_LOCATION + "/publishers"
 OFFERS = PUBLISHERS + "/{publisher}/artifacttypes/vmimage/offers"
 SKUS = OFFERS + "/{offer}/skus"
 VERSIONS = SKUS + "/{sku}/versions"
-MAX_ARTIFACT = 4 * 1024**3
 
 
 def register(router: Router) -> None:
@@ -99,12 +99,15 @@ async def publish_version(req: ArmRequest) -> Response:
     with tempfile.NamedTemporaryFile(dir=uploads, suffix=suffix, delete=False) as upload:
         path = Path(upload.name)
         size = 0
-        async for chunk in req.request.stream():
-            size += len(chunk)
-            if size > MAX_ARTIFACT:
-                path.unlink(missing_ok=True)
-                raise ArmError(413, "RequestEntityTooLarge", "The artifact is larger than 4 GiB.")
-            upload.write(chunk)
+        try:
+            async for chunk in req.request.stream():
+                size += len(chunk)
+                if size > MAX_ARTIFACT:  # RequestLimits stops it first; this holds without it too
+                    raise ArmError(413, "RequestEntityTooLarge", "The artifact is larger than 4 GiB.")
+                upload.write(chunk)
+        except BaseException:  # too large, or the client went away: leave no partial upload behind
+            path.unlink(missing_ok=True)
+            raise
     try:
         if size == 0:
             raise ArmError(400, "InvalidArtifact", "The request carries no artifact; send it as the request body.", target="artifact")
