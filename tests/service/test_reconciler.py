@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from scaleset.drivers.base import DriverError
+from scaleset.drivers.sim import SimDriver
 from tests.upgrade.engine_kit import SUB, engine
 
 
@@ -20,3 +22,35 @@ async def test_a_reimage_that_fails_before_the_new_disk_leaves_the_instance_on_i
         assert after.provisioning_state == "Failed"
         assert after.image_urn.endswith(":1.0.0")  # the disk it really has, not the one intended
         assert "simulated failure" in after.last_error
+
+
+async def test_a_reimage_overtaken_by_a_newer_intent_still_records_the_disk_it_laid(tmp_path: Path) -> None:
+    """A stop written while a reimage runs supersedes it; the instance then runs the new image
+    all the same, and the store must say so (found by the fault simulation, seed 1281)."""
+    async with engine(tmp_path) as kit:
+        await kit.publish("1.0.0")
+        await kit.scale_set("web", 1, automatic=False)
+        await kit.publish("2.0.0")  # a reimage takes 60 s on the simulator
+        kit.plane.instances.act(SUB, "rg", "web", "reimage", None)
+        await kit.clock.sleep(10)
+        kit.plane.instances.act(SUB, "rg", "web", "poweroff", None)
+        await kit.plane.reconciler.idle()
+        _, (row,), _ = kit.plane.instances.list(SUB, "rg", "web")
+        assert (await kit.driver.status(row.machine_key)).image_urn.endswith(":2.0.0")
+        assert row.image_urn.endswith(":2.0.0")
+
+
+class _DeletesThenTimesOut(SimDriver):
+    async def delete(self, key: str, *, fence: int = 0) -> None:
+        await super().delete(key, fence=fence)
+        raise DriverError("timed out waiting for the delete to finish")
+
+
+async def test_a_delete_that_fails_after_the_machine_went_is_done(tmp_path: Path) -> None:
+    async with engine(tmp_path, driver=_DeletesThenTimesOut) as kit:
+        await kit.publish("1.0.0")
+        await kit.scale_set("web", 2, automatic=False)
+        kit.plane.scale_sets.patch(SUB, "rg", "web", {"sku": {"capacity": 1}})
+        await kit.plane.reconciler.idle()
+        _, rows, _ = kit.plane.instances.list(SUB, "rg", "web")
+        assert [row.instance_id for row in rows] == [0]

@@ -59,3 +59,23 @@ async def test_surge_with_a_broken_version_deletes_the_new_instances_and_keeps_t
         assert kit.versions("web") == ["1.0.0"] * 10
         # the old instances were never touched
         assert {row.instance_id: row.action_seq for row in kit.plane.instances.list(SUB, "rg", "web")[1]} == seqs
+
+
+async def test_a_patch_during_a_surge_batch_keeps_the_new_instances(tmp_path: Path) -> None:
+    """The replacements are the run's, beside the capacity: a PATCH (here of the batch size) must
+    not scale them in as if the set had grown (found by the fault simulation, seed 30)."""
+    async with engine(tmp_path) as kit:
+        await kit.publish("1.0.0")
+        await kit.scale_set("web", 5, upgrade_policy=dict(SURGE))
+        await kit.publish("1.0.1")
+        while (run := kit.latest("web")[0]).phase not in ("batch", "health"):
+            await kit.clock.sleep(1)
+        surge = list(run.batch)
+        kit.plane.scale_sets.patch(SUB, "rg", "web", {"properties": {"upgradePolicy": {
+            "rollingUpgradePolicy": {"maxSurge": True, "maxBatchInstancePercent": 40}}}})
+        _, rows, _ = kit.plane.instances.list(SUB, "rg", "web")
+        assert all(row.pending_action != "delete" for row in rows if row.instance_id in surge)
+        run = await kit.until_done("web")
+        await kit.plane.reconciler.idle()
+        assert run.state == "Completed", run.error
+        assert kit.versions("web") == ["1.0.1"] * 5

@@ -21,6 +21,7 @@ from scaleset.model.image_reference import ImageReference
 from scaleset.model.scale_set import ScaleSetModel, computer_name
 from scaleset.service.errors import invalid
 from scaleset.store.tables import instances, scale_sets
+from scaleset.upgrade import runs
 
 ACTIONS = ("create", "reimage", "start", "stop", "restart", "deallocate", "delete")
 # provisioning state shown while an action is pending
@@ -55,9 +56,11 @@ def resize(conn: sa.Connection, scale_set: sa.Row[Any], model: ScaleSetModel, op
     """Bring the number of live instances to the model's capacity.
 
     Scale-out adds the next instance ids; scale-in removes the highest ids first (Azure's default
-    scale-in policy, zones and fault domains aside).
+    scale-in policy, zones and fault domains aside). Instances a maxSurge upgrade added for its
+    batch are not counted: the run removes as many old ones once they are healthy.
     """
-    live = live_instances(conn, scale_set.key)
+    surge = runs.surging(conn, scale_set.key)
+    live = [row for row in live_instances(conn, scale_set.key) if row.instance_id not in surge]
     if len(live) > model.capacity:
         intend(conn, live[model.capacity:], "delete", op)
         return

@@ -138,12 +138,20 @@ class Reconciler:
             except Exception as failure:  # any driver failure is the instance's, shown to the user
                 log.warning("%s of %s failed: %s", action, row.machine_key, failure)
                 error = {"code": "VMOperationFailed", "message": f"{action} of instance {row.instance_id} failed: {failure}"}
+            if error is not None and action == "delete" and await self._gone(row.machine_key):
+                error = None  # the call failed (a timeout, say) after the machine went: the delete is done
             on_disk = row.pending_image if error is None else await self._image_on_disk(row.machine_key)
             try:
                 self._record(row, error, model_version, on_disk)
             except LeaseLost:
                 log.warning("the outcome of %s of %s was not written: the scale set's lease was taken over",
                             action, row.machine_key)
+
+    async def _gone(self, key: str) -> bool:
+        try:
+            return (await self.ctx.driver.status(key)).power_state == PowerState.UNKNOWN
+        except Exception:  # noqa: BLE001 - unknown is not gone
+            return False
 
     async def _image_on_disk(self, key: str) -> str | None:
         """After a failed create or reimage, the image the machine really has (None: unknown)."""
@@ -164,8 +172,14 @@ class Reconciler:
             if error is not None:
                 operations.record_error(conn, row.pending_op, error)
             if current.action_seq != row.action_seq:
+                # Superseded: the newer intent stays for the next dispatch. What this one laid on
+                # the OS disk is still a fact, and a newer start or stop will not change it.
+                if row.pending_action in ("create", "reimage") and model_version is not None and on_disk is not None:
+                    conn.execute(instances.update().where(*where).values(
+                        image_urn=on_disk,
+                        model_version=model_version if on_disk == row.pending_image else current.model_version))
                 operations.settle_open(conn, now)
-                return  # superseded: the newer intent stays for the next dispatch
+                return
             if row.pending_action == "delete" and error is None:
                 conn.execute(instances.delete().where(*where))
             else:

@@ -155,7 +155,8 @@ def judge_batch(members: list[Member], batch: tuple[int, ...], policy: Policy, *
     `failed` names members whose reimage failed outright: waiting cannot make them healthy.
     """
     by_id = {m.id: m for m in members}
-    unhealthy = tuple(i for i in batch if i in failed or not by_id[i].healthy)
+    # One gone from the set (deleted meanwhile) will not turn healthy either.
+    unhealthy = tuple(i for i in batch if i in failed or i not in by_id or not by_id[i].healthy)
     if not unhealthy:
         return BatchHealthy()
     if elapsed >= policy.health_wait or all(i in failed for i in unhealthy):

@@ -230,6 +230,8 @@ class Runner:
         now = self.clock.now()
         policy = self._policy(run)
         failed = self._failed_reimages(run)
+        present = {m.id for m in members}
+        failed.update({i: "the new instance was deleted before it turned healthy" for i in new if i not in present})
         verdict = planner.judge_batch(members, new, policy, elapsed=(now - run.phase_since).total_seconds(),
                                       failed=frozenset(failed))
         if isinstance(verdict, planner.Wait):

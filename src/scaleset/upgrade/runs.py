@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from scaleset.store.tables import upgrade_members, upgrade_runs
 from scaleset.upgrade.planner import Policy, Progress
-from scaleset.upgrade.policy import policy_json
+from scaleset.upgrade.policy import policy_from_json, policy_json
 
 ACTIVE = ("RollingForward", "RollingBack")
 TERMINAL = ("Completed", "Faulted", "Cancelled")
@@ -52,6 +52,15 @@ def active(conn: sa.Connection) -> list[tuple[str, str]]:
     """(run id, scale set key) of every run under way."""
     return [(row.id, row.scale_set_key) for row in conn.execute(
         sa.select(upgrade_runs.c.id, upgrade_runs.c.scale_set_key).where(upgrade_runs.c.state.in_(ACTIVE))).all()]
+
+
+def surging(conn: sa.Connection, scale_set_key: str) -> set[int]:
+    """The instances a maxSurge run added beside the ones they will replace, while it waits on
+    them: they are the run's, not part of the scale set's capacity."""
+    run = active_for(conn, scale_set_key)
+    if run is None or run.phase not in ("batch", "health") or not policy_from_json(run.policy).max_surge:
+        return set()
+    return set(run.batch)
 
 
 def latest_for(conn: sa.Connection, scale_set_key: str) -> sa.Row[Any] | None:
