@@ -12,7 +12,8 @@ from scaleset.cli.replicas import replicas
 from scaleset.cli.vmss import vmss
 
 
-@click.group(cls=LazyGroup, lazy_commands={"serve": "scaleset.cli.serve", "demo": "scaleset.cli.demo"})
+@click.group(cls=LazyGroup, lazy_commands={"serve": "scaleset.cli.serve", "demo": "scaleset.cli.demo",
+                                             "sim": "scaleset.cli.sim"})
 @click.version_option(package_name="scaleset")
 def main() -> None:
     """scaleset: VM scale sets with health-gated automatic OS image upgrades, over the ARM API."""
