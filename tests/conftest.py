@@ -94,6 +94,16 @@ def serving(data_dir: Path, *, extra: tuple[str, ...] = (), driver: str = "proce
         remove_machines(running.data_dir)
 
 
+@contextmanager
+def sim_server(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[Server]:
+    """A sim-driver server in a fresh folder named after `name`, for a module's fixture."""
+    running = start_server(tmp_path_factory.mktemp(name) / "data", driver="sim")
+    try:
+        yield running
+    finally:
+        stop_server(running)
+
+
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
     """A fresh server on the process driver."""

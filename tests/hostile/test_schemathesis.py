@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import TOKEN, start_server, stop_server
+from tests.conftest import TOKEN, sim_server
 from tests.hostile import world as w
 
 SEED = 20261126
@@ -37,12 +37,8 @@ DESTRUCTIVE = ("ResourceGroups_Delete", "VirtualMachineScaleSets_Delete", "Virtu
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[w.World]:
-    folder = tmp_path_factory.mktemp("schemathesis")
-    server = start_server(folder / "data", driver="sim")
-    try:
-        yield w.build(server, folder)
-    finally:
-        stop_server(server)
+    with sim_server(tmp_path_factory, "schemathesis") as server:
+        yield w.build(server, server.data_dir.parent)
 
 
 def config(world: w.World) -> str:

@@ -4,23 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import API, Server, start_server, stop_server
+from tests.conftest import API, Server, sim_server
 
 PRINCIPALS = "/providers/Scaleset.Identity/principals"
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    running = start_server(tmp_path_factory.mktemp("identity") / "data", driver="sim")
-    try:
+    with sim_server(tmp_path_factory, "identity") as running:
         yield running
-    finally:
-        stop_server(running)
 
 
 @dataclass
