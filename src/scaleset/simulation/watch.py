@@ -157,7 +157,9 @@ class StoreWatch:
         _, entries = plane.upgrades.history(sub, group, name)
         listed = tuple((run.id, now - self.runs[run.id].started if run.id in self.runs else float("inf"),
                         run.state not in inv.TERMINAL) for run, _ in entries)
-        mine = sorted((r for r in self.runs.values() if r.scale_set == key), key=lambda r: r.started, reverse=True)
+        # Newest first; of two begun in the same instant, the one created later is the newer.
+        order = {run_id: index for index, run_id in enumerate(self.runs)}
+        mine = sorted((r for r in self.runs.values() if r.scale_set == key), key=lambda r: (r.started, order[r.id]), reverse=True)
         expected = tuple(r.id for r in mine if r.state not in inv.TERMINAL or now - r.started <= window)[:keep]
         self.observer.obs.history.append(inv.HistorySample(t=now, scale_set=name, keep=keep, window=window, stored=stored,
                                                            listed=listed, expected=expected))

@@ -7,7 +7,7 @@ run exactly where it stood.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,6 +24,11 @@ def create(conn: sa.Connection, *, scale_set_key: str, started_by: str, target_u
            members: dict[int, tuple[Progress, str | None]], op_id: str | None, now: datetime) -> str:
     """A new run; members maps instance id -> (initial progress, the image it runs now)."""
     run_id = str(uuid.uuid4())
+    latest = latest_for(conn, scale_set_key)
+    if latest is not None and latest.started_at >= now:
+        # Two runs begun in the same instant (a clock's resolution, or virtual time) still have an
+        # order: the history lists and prunes runs by their start.
+        now = latest.started_at + timedelta(microseconds=1)
     conn.execute(upgrade_runs.insert().values(
         id=run_id, scale_set_key=scale_set_key, started_by=started_by, target_urn=target_urn, force=force,
         policy=policy_json(policy), state="RollingForward", phase="next", batch=[], batch_count=0, phase_since=now,
