@@ -35,6 +35,14 @@ class Principal:
                 "kind": self.kind, "subscriptions": sorted(self.subscriptions)}
 
 
+def new_secret() -> str:
+    """256 random bits, URL-safe, never starting with '-': az (argparse) would read such a secret
+    given as `-p SECRET` as an option of its own."""
+    while (secret := secrets.token_urlsafe(32)).startswith("-"):
+        pass
+    return secret
+
+
 class Principals:
     def __init__(self, ctx: Context, subs: Subscriptions) -> None:
         self.ctx = ctx
@@ -42,7 +50,7 @@ class Principals:
 
     def create(self, display_name: str, kind: str, subscriptions: list[str]) -> tuple[Principal, str]:
         """The new principal and its secret (the client secret, or a managed identity's header)."""
-        secret = secrets.token_urlsafe(32)
+        secret = new_secret()
         app_id, object_id = str(uuid.uuid4()), str(uuid.uuid4())
         with self.ctx.db.transaction() as conn:
             for sub in subscriptions:
