@@ -6,6 +6,7 @@ from pathlib import Path
 
 from scaleset.drivers.base import DriverError
 from scaleset.drivers.sim import SimDriver
+from scaleset.store.tables import instances
 from tests.upgrade.engine_kit import SUB, engine
 
 
@@ -54,3 +55,17 @@ async def test_a_delete_that_fails_after_the_machine_went_is_done(tmp_path: Path
         await kit.plane.reconciler.idle()
         _, rows, _ = kit.plane.instances.list(SUB, "rg", "web")
         assert [row.instance_id for row in rows] == [0]
+
+
+async def test_an_instance_whose_create_was_never_recorded_learns_its_image_from_the_machine(tmp_path: Path) -> None:
+    """A crash cut the create short, and a newer intent (a start) replaced it before it was done
+    again: the machine has an image the store never heard of (fault simulation, seed 9530)."""
+    async with engine(tmp_path) as kit:
+        await kit.publish("1.0.0")
+        await kit.scale_set("web", 1, automatic=False)
+        with kit.plane.ctx.db.transaction() as conn:
+            conn.execute(instances.update().values(image_urn=None))
+        kit.plane.instances.act(SUB, "rg", "web", "restart", None)
+        await kit.plane.reconciler.idle()
+        _, (row,), _ = kit.plane.instances.list(SUB, "rg", "web")
+        assert row.image_urn is not None and row.image_urn.endswith(":1.0.0")

@@ -140,7 +140,12 @@ class Reconciler:
                 error = {"code": "VMOperationFailed", "message": f"{action} of instance {row.instance_id} failed: {failure}"}
             if error is not None and action == "delete" and await self._gone(row.machine_key):
                 error = None  # the call failed (a timeout, say) after the machine went: the delete is done
-            on_disk = row.pending_image if error is None else await self._image_on_disk(row.machine_key)
+            if action in ("create", "reimage"):
+                on_disk = row.pending_image if error is None else await self._image_on_disk(row.machine_key)
+            else:
+                # A create whose intent a newer one replaced before it was recorded (a crash cut it
+                # short) leaves no image in the store: learn it from the machine.
+                on_disk = await self._image_on_disk(row.machine_key) if row.image_urn is None else None
             try:
                 self._record(row, error, model_version, on_disk)
             except LeaseLost:
@@ -174,6 +179,8 @@ class Reconciler:
             if current.action_seq != row.action_seq:
                 # Superseded: the newer intent stays for the next dispatch. What this one laid on
                 # the OS disk is still a fact, and a newer start or stop will not change it.
+                if row.pending_action not in ("create", "reimage") and current.image_urn is None and on_disk is not None:
+                    values["image_urn"] = on_disk
                 if row.pending_action in ("create", "reimage") and model_version is not None and on_disk is not None:
                     conn.execute(instances.update().where(*where).values(
                         image_urn=on_disk,
@@ -190,6 +197,8 @@ class Reconciler:
                 }
                 if row.pending_action in _POWER_AFTER:
                     values["power_state"] = str(_POWER_AFTER[row.pending_action])
+                if row.pending_action not in ("create", "reimage") and current.image_urn is None and on_disk is not None:
+                    values["image_urn"] = on_disk
                 if row.pending_action in ("create", "reimage") and model_version is not None and on_disk is not None:
                     # What the OS disk really holds: a reimage that failed before laying it down
                     # leaves the instance on its old image.
