@@ -179,8 +179,6 @@ class Reconciler:
             if current.action_seq != row.action_seq:
                 # Superseded: the newer intent stays for the next dispatch. What this one laid on
                 # the OS disk is still a fact, and a newer start or stop will not change it.
-                if row.pending_action not in ("create", "reimage") and current.image_urn is None and on_disk is not None:
-                    values["image_urn"] = on_disk
                 if row.pending_action in ("create", "reimage") and model_version is not None and on_disk is not None:
                     conn.execute(instances.update().where(*where).values(
                         image_urn=on_disk,
