@@ -95,7 +95,7 @@ def serving(data_dir: Path, *, extra: tuple[str, ...] = (), driver: str = "proce
 
 
 @contextmanager
-def sim_server(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[Server]:
+def module_sim_server(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[Server]:
     """A sim-driver server in a fresh folder named after `name`, for a module's fixture."""
     running = start_server(tmp_path_factory.mktemp(name) / "data", driver="sim")
     try:

@@ -135,7 +135,7 @@ def test_the_owner_is_killed_mid_batch_and_another_replica_completes_the_same_ru
 
 
 def work_rows(url: str) -> dict[str, list[Any]]:
-    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:
             found = {table: sorted(map(tuple, conn.exec_driver_sql(f"SELECT * FROM {table}").all()), key=repr)

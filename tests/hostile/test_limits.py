@@ -18,7 +18,7 @@ import pytest
 
 from scaleset.api.limits import MAX_BODY, MAX_DEPTH
 from tests.api.test_bad_input import store_rows
-from tests.conftest import API, TOKEN, sim_server
+from tests.conftest import API, TOKEN, module_sim_server
 from tests.hostile import world as w
 
 PARAMS = {"api-version": API}
@@ -26,7 +26,7 @@ PARAMS = {"api-version": API}
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[w.World]:
-    with sim_server(tmp_path_factory, "limits") as server:
+    with module_sim_server(tmp_path_factory, "limits") as server:
         yield w.build(server, server.data_dir.parent)
 
 

@@ -15,7 +15,7 @@ from scaleset.api import openapi_bundle
 from scaleset.api.endpoints import register_all
 from scaleset.api.openapi import document
 from scaleset.api.router import Router
-from tests.conftest import Server, sim_server
+from tests.conftest import Server, module_sim_server
 
 SPEC_ROOT = Path(__file__).resolve().parents[3] / "shared" / "azure-compute-spec"
 # Served by Starlette routes of their own rather than the ARM router.
@@ -26,7 +26,7 @@ OUTSIDE_THE_ROUTER = {("get", "/healthz"), ("get", "/openapi.json"), ("get", "/m
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with sim_server(tmp_path_factory, "openapi") as running:
+    with module_sim_server(tmp_path_factory, "openapi") as running:
         yield running
 
 

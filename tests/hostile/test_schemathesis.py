@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import TOKEN, sim_server
+from tests.conftest import TOKEN, module_sim_server
 from tests.hostile import world as w
 
 SEED = 20261126
@@ -37,7 +37,7 @@ DESTRUCTIVE = ("ResourceGroups_Delete", "VirtualMachineScaleSets_Delete", "Virtu
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[w.World]:
-    with sim_server(tmp_path_factory, "schemathesis") as server:
+    with module_sim_server(tmp_path_factory, "schemathesis") as server:
         yield w.build(server, server.data_dir.parent)
 
 

@@ -8,14 +8,14 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from tests.conftest import API, Server, sim_server
+from tests.conftest import API, Server, module_sim_server
 
 PRINCIPALS = "/providers/Scaleset.Identity/principals"
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with sim_server(tmp_path_factory, "identity") as running:
+    with module_sim_server(tmp_path_factory, "identity") as running:
         yield running
 
 

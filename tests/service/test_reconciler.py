@@ -48,7 +48,7 @@ class _DeletesThenTimesOut(SimDriver):
 
 
 async def test_a_delete_that_fails_after_the_machine_went_is_done(tmp_path: Path) -> None:
-    async with engine(tmp_path, driver=_DeletesThenTimesOut) as kit:
+    async with engine(tmp_path, driver_class=_DeletesThenTimesOut) as kit:
         await kit.publish("1.0.0")
         await kit.scale_set("web", 2, automatic=False)
         kit.plane.scale_sets.patch(SUB, "rg", "web", {"sku": {"capacity": 1}})

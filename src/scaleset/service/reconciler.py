@@ -138,7 +138,7 @@ class Reconciler:
             except Exception as failure:  # any driver failure is the instance's, shown to the user
                 log.warning("%s of %s failed: %s", action, row.machine_key, failure)
                 error = {"code": "VMOperationFailed", "message": f"{action} of instance {row.instance_id} failed: {failure}"}
-            if error is not None and action == "delete" and await self._gone(row.machine_key):
+            if error is not None and action == "delete" and await self._power(row.machine_key) == PowerState.UNKNOWN:
                 error = None  # the call failed (a timeout, say) after the machine went: the delete is done
             if action in ("create", "reimage"):
                 on_disk = row.pending_image if error is None else await self._image_on_disk(row.machine_key)
@@ -152,16 +152,19 @@ class Reconciler:
                 log.warning("the outcome of %s of %s was not written: the scale set's lease was taken over",
                             action, row.machine_key)
 
-    async def _gone(self, key: str) -> bool:
-        try:
-            return (await self.ctx.driver.status(key)).power_state == PowerState.UNKNOWN
-        except Exception:  # noqa: BLE001 - unknown is not gone
-            return False
+    async def _power(self, key: str) -> PowerState | None:
+        status = await self._status(key)
+        return status.power_state if status else None
 
     async def _image_on_disk(self, key: str) -> str | None:
-        """After a failed create or reimage, the image the machine really has (None: unknown)."""
+        """The image the machine really has (None: unknown)."""
+        status = await self._status(key)
+        return status.image_urn if status else None
+
+    async def _status(self, key: str) -> InstanceStatus | None:
+        """The machine's status after a call failed, or None when the driver cannot say either."""
         try:
-            return (await self.ctx.driver.status(key)).image_urn
+            return await self.ctx.driver.status(key)
         except Exception:  # noqa: BLE001 - the driver already failed once; the record says so
             return None
 

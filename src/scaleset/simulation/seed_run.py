@@ -37,13 +37,11 @@ from scaleset.simulation.world import Observer, ObservedSim, label
 from scaleset.store.database import Database, sqlite_url
 from scaleset.store.tables import instances
 
-# Coarse engine timings keep a seed cheap; the rules do not depend on them.
-# Coarse engine timings keep a seed cheap (the engine's cost is per poll, whatever the clock);
-# the rules do not depend on them.
-ENGINE = {"upgrade_poll": 20.0, "health_tick": 20.0, "status_interval": 60.0, "probe_interval": 20.0}
-# Settings that exist only in some versions of the engine. Leases are renewed every third of a
-# period, a round of several transactions: a longer period than the default 10 s halves a seed's cost.
-OPTIONAL = {"dispatch_poll": 20.0, "lease_period": 120.0}
+# Coarse engine timings keep a seed cheap (the engine's cost is per poll, whatever the clock); the
+# rules do not depend on them. Leases are renewed every third of a period, a round of a write and a
+# read: a longer period than the default 10 s saves a good part of a seed's cost.
+ENGINE = {"upgrade_poll": 20.0, "health_tick": 20.0, "status_interval": 60.0, "probe_interval": 20.0,
+          "dispatch_poll": 20.0, "lease_period": 120.0}
 SAMPLE_EVERY = 30.0
 
 
@@ -116,8 +114,7 @@ class SeedRun:
         self.gone: dict[str, set[int]] = {}
         self.names: dict[str, str] = {}  # scale set key -> name
         self.crashes = 0
-        fields = Settings.__dataclass_fields__
-        values = {**scenario.settings, **ENGINE, **{k: v for k, v in OPTIONAL.items() if k in fields}}
+        values = {**scenario.settings, **ENGINE}
         self.settings = Settings(**values)
 
     # -- the story
@@ -147,7 +144,7 @@ class SeedRun:
         def deadline(run: Any) -> float:
             members = max(1, len(run.initial))
             per_batch = 2 * LONGEST_OPERATION + self.settings.health_wait + 30 + 3 * self.settings.upgrade_poll
-            slack = 2 * getattr(self.settings, "lease_period", 10.0) + 10 + 200 + self.settings.extension_timeout
+            slack = 2 * self.settings.lease_period + 10 + 200 + self.settings.extension_timeout
             return max(quiet, run.started) + slack + (members + 2) * per_batch
 
         while True:

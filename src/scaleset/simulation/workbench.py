@@ -74,9 +74,7 @@ class Workbench:
             await plane.images.artifacts.install(upload, driver, plane.images.artifacts.digest(upload))
         await plane.images.publish("westus", ImageReference("Canonical", "UbuntuServer", "18.04-LTS", "1.0.0"),
                                    os_type="Linux", upload=self.upload(BASE_VARIANT))
-        lease_round = getattr(plane, "lease_round", None)
-        if lease_round is not None:
-            await lease_round()  # the base image's publication is handled before the template is taken
+        await plane.lease_round()  # the base image's publication is handled before the template is taken
         await plane.stop()
         db.close()
         self._ready = True
