@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 from collections.abc import AsyncIterator
@@ -65,6 +66,21 @@ async def test_create_takes_boot_seconds_of_virtual_time_and_no_real_time(sim: S
     assert await sim.timed(sim.driver.create(spec)) == 30
     assert time.monotonic() - real < 1
     assert (await sim.driver.status(spec.key)).power_state is PowerState.RUNNING
+
+
+async def test_the_app_answers_unhealthy_while_it_warms_up_after_each_boot_and_reimage(sim: Sim) -> None:
+    v1, v2 = await sim.image("1", warmupSeconds=30), await sim.image("2", warmupSeconds=30)
+    spec = sim.spec(v1)
+    await sim.driver.create(spec)
+    assert not sim.driver.healthy(spec.key)
+    await sim.clock.sleep(29.5)
+    assert not sim.driver.healthy(spec.key)
+    await sim.clock.sleep(0.5)
+    assert sim.driver.healthy(spec.key)
+    await sim.driver.reimage(dataclasses.replace(spec, image=v2, generation=2))
+    assert not sim.driver.healthy(spec.key)  # the new OS disk's app starts cold
+    await sim.clock.sleep(30)
+    assert sim.driver.healthy(spec.key)
 
 
 async def test_status_during_create_is_starting_with_extensions_transitioning(sim: Sim) -> None:
@@ -251,5 +267,5 @@ async def test_an_installed_sim_image_is_normalized_json(sim: Sim) -> None:
     upload.write_text('{"bootSeconds": 2}')
     await sim.driver.install_image(upload, sim.tmp_path / "dest")
     document = json.loads((sim.tmp_path / "dest" / "image.json").read_text())
-    assert document == {"bootSeconds": 2.0, "reimageSeconds": 60.0, "healthy": True,
+    assert document == {"bootSeconds": 2.0, "reimageSeconds": 60.0, "warmupSeconds": 0.0, "healthy": True,
                         "failCreate": False, "failReimage": False, "extensionsFail": False}  # fmt: skip

@@ -34,7 +34,7 @@ _INTERRUPTED = "interrupted: the machine stopped before the extension finished"
 
 
 class _Machine:
-    __slots__ = ("spec", "image", "power", "urn", "extensions", "healthy", "disks", "op")
+    __slots__ = ("spec", "image", "power", "urn", "extensions", "healthy", "disks", "op", "running_since")
 
     def __init__(self, spec: InstanceSpec, image: SimImage, power: PowerState) -> None:
         self.spec = spec
@@ -45,6 +45,9 @@ class _Machine:
         self.healthy: bool | None = None  # injected health; None follows the image
         self.disks: dict[int, dict[str, str]] | None = None  # made on first use
         self.op = 0  # bumped by every operation, so a slower one finds it was overtaken
+        # clock.monotonic() when it last came up, its app warming up from then; one adopted from a
+        # snapshot came up long ago.
+        self.running_since = float("-inf")
 
 
 class SimDriver(Driver):
@@ -52,7 +55,8 @@ class SimDriver(Driver):
 
     Sim-only extras:
     - `healthy(key)`: what the machine's app would answer a health probe: False unless running;
-      then the injected health if any, else the image's `healthy`.
+      then the injected health if any, else False while the app warms up (the image's
+      `warmupSeconds` since it came up), then the image's `healthy`.
     - `inject(key, *, healthy=None, power_state=None, fail_next=None)`: faults. `healthy` overrides
       the app's health until the next reimage (a new OS disk). `power_state` sets the power state
       at once (e.g. STOPPED: the machine crashed) and overtakes any operation under way.
@@ -71,6 +75,8 @@ class SimDriver(Driver):
     """
 
     name = "sim"
+    # Simulated machines only wait on the clock: a batch of any size goes at once.
+    parallel_operations = 1_000_000
 
     def __init__(self, clock: Clock | None = None, *, root: Path | None = None) -> None:
         self._clock = clock or RealClock()
@@ -165,7 +171,9 @@ class SimDriver(Driver):
         machine = self._machines.get(key)
         if machine is None or machine.power is not PowerState.RUNNING:
             return False
-        return machine.image.healthy if machine.healthy is None else machine.healthy
+        if machine.healthy is not None:
+            return machine.healthy
+        return machine.image.healthy and self._clock.monotonic() - machine.running_since >= machine.image.warmup_seconds
 
     def inject(
         self,
@@ -216,6 +224,7 @@ class SimDriver(Driver):
             machine.power = PowerState.STOPPED
             raise DriverError(f"simulated failure starting {key!r}")
         machine.power = PowerState.RUNNING
+        machine.running_since = self._clock.monotonic()
 
     def _power_off(self, key: str, machine: _Machine, power: PowerState, *, op: str = "stop") -> None:
         if self._take_fault(key, op):
@@ -235,6 +244,7 @@ class SimDriver(Driver):
 
     def _run(self, machine: _Machine) -> None:
         machine.power = PowerState.RUNNING
+        machine.running_since = self._clock.monotonic()
         if machine.image.extensions_fail:
             outcome = ExtensionState.FAILED, "simulated extension failure (image extensionsFail)"
         else:

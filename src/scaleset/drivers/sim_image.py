@@ -1,6 +1,6 @@
 """The sim driver's image artifact: a JSON document of timings, health and fault knobs.
 
-    {"bootSeconds": 30, "reimageSeconds": 60, "healthy": true,
+    {"bootSeconds": 30, "reimageSeconds": 60, "warmupSeconds": 0, "healthy": true,
      "failCreate": false, "failReimage": false, "extensionsFail": false}
 
 Every key is optional (defaults above). Unknown keys are refused, so a typo does not silently
@@ -17,7 +17,7 @@ from typing import Any
 
 from scaleset.drivers.base import InvalidArtifact
 
-_NUMBERS = {"bootSeconds": "boot_seconds", "reimageSeconds": "reimage_seconds"}
+_NUMBERS = {"bootSeconds": "boot_seconds", "reimageSeconds": "reimage_seconds", "warmupSeconds": "warmup_seconds"}
 _FLAGS = {
     "healthy": "healthy",
     "failCreate": "fail_create",
@@ -30,6 +30,8 @@ _FLAGS = {
 class SimImage:
     boot_seconds: float = 30.0  # create and start take this long on the clock
     reimage_seconds: float = 60.0
+    # After each boot or reimage the app answers unhealthy this long (it warms up), as real apps do.
+    warmup_seconds: float = 0.0
     healthy: bool = True  # what the machine's app answers health probes with
     fail_create: bool = False  # create takes boot_seconds, then fails and leaves nothing
     fail_reimage: bool = False  # reimage takes reimage_seconds, then fails and leaves it stopped
