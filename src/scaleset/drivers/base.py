@@ -107,6 +107,9 @@ class Driver(abc.ABC):
     # Whether a machine is reached at its private IP (else at an address `endpoint` makes up, such
     # as a forwarded port): health reasons then name the private IP, or only the port.
     reached_at_private_ip: bool = True
+    # How many operations the control plane runs on it at once (each local process or VM costs the
+    # host memory and CPU while it starts); the part of a larger batch beyond it waits for a slot.
+    parallel_operations: int = 32
 
     @abc.abstractmethod
     async def install_image(self, upload: Path, dest: Path) -> None:

@@ -42,12 +42,12 @@ _POWER_AFTER = {
 
 
 class Reconciler:
-    def __init__(self, ctx: Context, artifacts: ArtifactStore, *, concurrency: int = 32) -> None:
+    def __init__(self, ctx: Context, artifacts: ArtifactStore) -> None:
         self.ctx = ctx
         self.artifacts = artifacts
         self._wakeup = asyncio.Event()
         self._inflight: dict[tuple[str, int], asyncio.Task[None]] = {}
-        self._limit = asyncio.Semaphore(concurrency)
+        self._limit = asyncio.Semaphore(ctx.driver.parallel_operations)
         self._tasks: list[asyncio.Task[None]] = []
         ctx.wake = self.wake
         ctx.leases.lost.append(self._lease_lost)
@@ -151,6 +151,8 @@ class Reconciler:
             except LeaseLost:
                 log.warning("the outcome of %s of %s was not written: the scale set's lease was taken over",
                             action, row.machine_key)
+            else:
+                self.ctx.acted(row.scale_set_key)
 
     async def _power(self, key: str) -> PowerState | None:
         status = await self._status(key)
