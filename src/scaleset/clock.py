@@ -121,14 +121,33 @@ def _others_runnable() -> bool:
     return bool(ready)
 
 
-async def every(clock: Clock, seconds: Callable[[], float], step: Callable[[], Awaitable[None]], *, what: str) -> None:
-    """Run `step` forever, `seconds()` apart on `clock`; a failing step is logged, never fatal."""
+async def sleep_or_until(clock: Clock, seconds: float, event: asyncio.Event) -> None:
+    """Sleep `seconds` on `clock`, or less when `event` is set meanwhile (or already)."""
+    if event.is_set():
+        return
+    waits = [asyncio.ensure_future(event.wait()), asyncio.ensure_future(clock.sleep(seconds))]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()
+
+
+async def every(clock: Clock, seconds: Callable[[], float], step: Callable[[], Awaitable[None]], *, what: str,
+                nudge: asyncio.Event | None = None) -> None:
+    """Run `step` forever, `seconds()` apart on `clock`, and at once whenever `nudge` is set; a
+    failing step is logged, never fatal."""
     log = logging.getLogger(__name__)
     while True:
+        if nudge is not None:
+            nudge.clear()  # a nudge from here on runs the step again
         try:
             await step()
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("%s failed", what)
-        await clock.sleep(seconds())
+        if nudge is None:
+            await clock.sleep(seconds())
+        else:
+            await sleep_or_until(clock, seconds(), nudge)

@@ -99,7 +99,7 @@ async def first_life(kit: Kit) -> None:
     kit.plane.groups.put(SUB, "rg", "westus", {})
     await kit.publish("1.0.0")
     await kit.scale_set("web", 10)
-    await kit.publish("1.0.1")
+    await kit.publish("1.0.1", warmupSeconds=30)  # each batch spends 30 s waiting for health
 
 
 async def test_a_paused_run_stays_paused_across_a_restart_and_resumes_from_the_same_batch(tmp_path: Path) -> None:

@@ -28,6 +28,9 @@ class Settings:
     upgrade_poll: float = 1.0  # how often a run looks at its batch while waiting
     health_tick: float = 0.5  # how often the health monitor looks for probes that are due
     probe_interval: float | None = None  # overrides every probe's interval (tests and demos)
+    # While a run waits for an instance to come back healthy from its action, it is probed this
+    # often (unless its probe's interval is shorter), so a batch ends within this of turning healthy.
+    settle_probe_interval: float = 1.0
     lease_period: float = 10.0  # a replica that stops renewing its leases loses them after this
     dispatch_poll: float = 1.0  # how often intents written by other replicas are looked for
     # The images automatic OS upgrades may be turned on for (--eligible-image).
@@ -45,3 +48,6 @@ class Context:
     settings: Settings = field(default_factory=Settings)
     # Set by the reconciler: tells it new intents were written.
     wake: Callable[[], None] = lambda: None
+    # Set by the control plane: an instance of this scale set finished an action (its outcome is
+    # written), which its health watch and its run want to know at once.
+    acted: Callable[[str], None] = lambda _scale_set_key: None

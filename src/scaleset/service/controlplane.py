@@ -53,6 +53,8 @@ class ControlPlane:
         self.health = HealthMonitor(self.ctx)
         self.upgrades = Upgrades(self.ctx, self.health)
         self.images.published.append(self.upgrades.on_published)
+        self.health.changed.append(self.upgrades.runner.nudge)
+        self.ctx.acted = self._acted
         self.scale_sets.updated.append(self.upgrades.on_updated)
         self._rounds: asyncio.Task[None] | None = None
 
@@ -100,6 +102,10 @@ class ControlPlane:
         self.upgrades.adopt(active)
         self.upgrades.start_queued(queued)
         self.deployments.fail(orphaned)
+
+    def _acted(self, scale_set_key: str) -> None:
+        self.health.nudge()
+        self.upgrades.runner.nudge(scale_set_key)
 
     def describe_replicas(self) -> list[dict[str, object]]:
         with self.ctx.db.reading() as conn:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -48,6 +49,7 @@ class _Watched:
     next_probe: datetime
     verdict: Verdict | None = None
     probing: bool = field(default=False)
+    settled: bool = False  # answered healthy since it was (re)set
 
 
 class HealthMonitor:
@@ -59,10 +61,17 @@ class HealthMonitor:
         self._probes: set[asyncio.Task[None]] = set()
         self._stored: dict[tuple[str, int], tuple[HealthState, float]] = {}  # (state, when) last written, per instance
         self._sharing = True  # whether other replicas are alive to read what we write
+        self._look_now = asyncio.Event()
+        # Called with a scale set's key when one of its instances' health state changed.
+        self.changed: list[Callable[[str], None]] = []
 
     def start(self) -> None:
-        self._task = asyncio.create_task(
-            every(self.ctx.clock, lambda: self.ctx.settings.health_tick, self.look, what="health watch"))
+        self._task = asyncio.create_task(every(self.ctx.clock, lambda: self.ctx.settings.health_tick, self.look,
+                                               what="health watch", nudge=self._look_now))
+
+    def nudge(self) -> None:
+        """Look now: an instance came back from an action, and its first probe is due at once."""
+        self._look_now.set()
 
     async def stop(self) -> None:
         tasks = [t for t in (self._task, *self._probes) if t is not None]
@@ -125,9 +134,10 @@ class HealthMonitor:
                 if not (model.automatic_os_upgrade or model.upgrade_mode == "Rolling" or scale_set.key in running):
                     continue
                 spec = self._spec(conn, scale_set.body, model)
+                upgrading = scale_set.key in running
                 for row in conn.execute(sa.select(instances).where(instances.c.scale_set_key == scale_set.key)).all():
                     seen.add((scale_set.key, row.instance_id))
-                    self._consider(scale_set.key, row, spec, now)
+                    self._consider(scale_set.key, row, spec, now, upgrading)
         for gone in set(self._watched) - seen:
             del self._watched[gone]
         if self._sharing:
@@ -172,7 +182,8 @@ class HealthMonitor:
             return None
         return spec
 
-    def _consider(self, scale_set_key: str, row: sa.Row[Any], spec: ProbeSpec | None, now: datetime) -> None:
+    def _consider(self, scale_set_key: str, row: sa.Row[Any], spec: ProbeSpec | None, now: datetime,
+                  upgrading: bool) -> None:
         key = (scale_set_key, row.instance_id)
         watched = self._watched.get(key)
         if watched is None or watched.spec != spec or watched.action_seq != row.action_seq:
@@ -194,16 +205,24 @@ class HealthMonitor:
             watched.probing = True
             # The server may probe more often than the probe says (tests and demos shorten every wait).
             interval = self.ctx.settings.probe_interval or spec.interval_seconds
+            if upgrading and not watched.settled:
+                # A run may be waiting for it: see it turn healthy within a second, not an interval.
+                interval = min(interval, self.ctx.settings.settle_probe_interval)
             watched.next_probe = now + timedelta(seconds=interval)
-            task = asyncio.create_task(self._probe(watched, row.machine_key, spec))
+            task = asyncio.create_task(self._probe(watched, scale_set_key, row.machine_key, spec))
             self._probes.add(task)
             task.add_done_callback(self._probes.discard)
 
-    async def _probe(self, watched: _Watched, machine_key: str, spec: ProbeSpec) -> None:
+    async def _probe(self, watched: _Watched, scale_set_key: str, machine_key: str, spec: ProbeSpec) -> None:
         try:
             answer = await self._answer(machine_key, spec)
             if watched.tracker is not None:
+                before = watched.verdict.state if watched.verdict is not None else None
                 watched.verdict = watched.tracker.observe(answer)
+                watched.settled |= watched.verdict.state == HealthState.HEALTHY
+                if watched.verdict.state != before:
+                    for changed in self.changed:
+                        changed(scale_set_key)
         finally:
             watched.probing = False
 

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 import sqlalchemy as sa
 
-from scaleset.clock import Clock
+from scaleset.clock import Clock, sleep_or_until
 from scaleset.store.database import Database
 from scaleset.store.leases import LeaseLost
 from scaleset.store.tables import instances
@@ -69,41 +69,56 @@ class Runner:
         self.health = health
         self.poll = poll
         self.on_change = on_change or (lambda _run_id: None)
+        self._nudges: dict[str, asyncio.Event] = {}  # scale set key -> set when its instances changed
+
+    def nudge(self, scale_set_key: str) -> None:
+        """Something a run of this scale set may be waiting for happened (an action ended, a
+        verdict changed): look now rather than at the next poll, so no batch waits for nothing."""
+        event = self._nudges.get(scale_set_key)
+        if event is not None:
+            event.set()
 
     async def drive(self, run_id: str) -> None:
         """Carry the run out until it ends (or its scale set is gone)."""
         steps = {"next": self._next, "approval": self._approval, "batch": self._batch, "health": self._health,
                  "pause": self._pause, "rollback": self._rollback}
         op_id: str | None = None
-        while True:
-            with self.db.reading() as conn:
-                run = runs.load(conn, run_id)
-            if run is None:
-                if op_id is not None:
-                    # The scale set was deleted under the run, and the run with it: its operation ends too.
-                    with self.db.transaction() as conn:  # nothing left to fence: the scale set is gone
-                        self.actions.finish(conn, op_id, "Canceled", {
-                            "code": "OperationPreempted",
-                            "message": "The scale set was deleted while its rolling upgrade ran."})
-                    log.info("upgrade run %s ended with its scale set", run_id)
-                return
-            if run.state in runs.TERMINAL:
-                return
-            op_id = run.op_id
-            try:
-                moved = await steps[run.phase](run)
-            except asyncio.CancelledError:
-                raise
-            except LeaseLost:
-                log.warning("upgrade run %s: this replica no longer holds its scale set; the new holder carries it on", run_id)
-                return
-            except Exception:  # a store hiccup or a bug must not orphan the run: log, look again
-                log.exception("upgrade run %s: the %s step failed; trying again", run_id, run.phase)
-                moved = False
-            if moved:
-                self.on_change(run_id)
-            else:
-                await self.clock.sleep(self.poll)
+        nudged, key = asyncio.Event(), None
+        try:
+            while True:
+                with self.db.reading() as conn:
+                    run = runs.load(conn, run_id)
+                if run is None:
+                    if op_id is not None:
+                        # The scale set was deleted under the run, and the run with it: its operation ends too.
+                        with self.db.transaction() as conn:  # nothing left to fence: the scale set is gone
+                            self.actions.finish(conn, op_id, "Canceled", {
+                                "code": "OperationPreempted",
+                                "message": "The scale set was deleted while its rolling upgrade ran."})
+                        log.info("upgrade run %s ended with its scale set", run_id)
+                    return
+                if run.state in runs.TERMINAL:
+                    return
+                op_id, key = run.op_id, run.scale_set_key
+                self._nudges[key] = nudged
+                nudged.clear()  # what happens from here on is seen by this step or wakes the next
+                try:
+                    moved = await steps[run.phase](run)
+                except asyncio.CancelledError:
+                    raise
+                except LeaseLost:
+                    log.warning("upgrade run %s: this replica no longer holds its scale set; the new holder carries it on", run_id)
+                    return
+                except Exception:  # a store hiccup or a bug must not orphan the run: log, look again
+                    log.exception("upgrade run %s: the %s step failed; trying again", run_id, run.phase)
+                    moved = False
+                if moved:
+                    self.on_change(run_id)
+                else:
+                    await sleep_or_until(self.clock, self.poll, nudged)
+        finally:
+            if key is not None and self._nudges.get(key) is nudged:
+                del self._nudges[key]
 
     # -- phases: each returns True when it moved the run on ---------------------------------
 
