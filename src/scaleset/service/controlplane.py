@@ -55,6 +55,8 @@ class ControlPlane:
         self.images.published.append(self.upgrades.on_published)
         self.health.changed.append(self.upgrades.runner.nudge)
         self.ctx.acted = self._acted
+        wake_reconciler = self.ctx.wake
+        self.ctx.wake = lambda: (wake_reconciler(), self.health.nudge())  # intents written: machines change
         self.scale_sets.updated.append(self.upgrades.on_updated)
         self._rounds: asyncio.Task[None] | None = None
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,6 +37,8 @@ from scaleset.upgrade.runs import ACTIVE
 log = logging.getLogger(__name__)
 
 _VERDICT_REFRESH = 30.0  # seconds: how stale the evidence other replicas show may get
+_WATCH_COLUMNS = (instances.c.scale_set_key, instances.c.instance_id, instances.c.action_seq, instances.c.pending_action,
+                  instances.c.private_ip, instances.c.machine_key, instances.c.power_state, instances.c.extensions)
 
 
 @dataclass
@@ -50,6 +52,8 @@ class _Watched:
     verdict: Verdict | None = None
     probing: bool = field(default=False)
     settled: bool = False  # answered healthy since it was (re)set
+    row: Any = None  # the instance as last read from the store
+    upgrading: bool = False  # a run of its scale set was under way when last read
 
 
 class HealthMonitor:
@@ -62,6 +66,7 @@ class HealthMonitor:
         self._stored: dict[tuple[str, int], tuple[HealthState, float]] = {}  # (state, when) last written, per instance
         self._sharing = True  # whether other replicas are alive to read what we write
         self._look_now = asyncio.Event()
+        self._read_at: float | None = None  # clock.monotonic() of the last read of the store
         # Called with a scale set's key when one of its instances' health state changed.
         self.changed: list[Callable[[str], None]] = []
 
@@ -70,7 +75,9 @@ class HealthMonitor:
                                                what="health watch", nudge=self._look_now))
 
     def nudge(self) -> None:
-        """Look now: an instance came back from an action, and its first probe is due at once."""
+        """Read the store and look now: an action was asked for or has ended (its first probe is
+        then due at once)."""
+        self._read_at = None
         self._look_now.set()
 
     async def stop(self) -> None:
@@ -83,11 +90,15 @@ class HealthMonitor:
 
     # -- what others read -----------------------------------------------------------------------
 
-    def healthy(self, scale_set_key: str) -> dict[int, bool | None]:
-        """True / False per instance; None while its verdict is not settled (unknown, initializing)."""
+    def healthy(self, scale_set_key: str, action_seqs: Mapping[int, int] | None = None) -> dict[int, bool | None]:
+        """True / False per instance; None while its verdict is not settled (unknown, initializing),
+        or when given the instances' action_seq, while it was made before the instance's last action
+        (the watch has not seen the action yet: what it knows is of the machine as it was)."""
         found: dict[int, bool | None] = {}
         for instance_id, verdict in self._verdicts(scale_set_key).items():
-            if verdict is None or verdict.state in (HealthState.UNKNOWN, HealthState.INITIALIZING):
+            watched = self._watched.get((scale_set_key, instance_id))
+            stale = action_seqs is not None and watched is not None and watched.action_seq != action_seqs.get(instance_id)
+            if stale or verdict is None or verdict.state in (HealthState.UNKNOWN, HealthState.INITIALIZING):
                 found[instance_id] = None
             else:
                 found[instance_id] = verdict.state == HealthState.HEALTHY
@@ -121,23 +132,33 @@ class HealthMonitor:
     # -- the watch ------------------------------------------------------------------------------
 
     async def look(self) -> None:
-        """One round: refresh what is watched, probe what is due, judge the rest by state."""
+        """One round: probe what is due, judge the rest by state. What is watched is read from the
+        store when nudged and every status interval, and from memory in between: with thousands
+        of instances, a read of them all costs far more than the round itself."""
         now = self.ctx.clock.now()
+        if self._read_at is not None and self.ctx.clock.monotonic() - self._read_at < self.ctx.settings.status_interval:
+            for (key, _), watched in list(self._watched.items()):
+                self._consider(key, watched.row, watched.spec, now, watched.upgrading)
+            return
+        self._read_at = self.ctx.clock.monotonic()
         seen: set[tuple[str, int]] = set()
         with self.ctx.db.reading() as conn:
             running = {row.scale_set_key for row in conn.execute(
                 sa.select(upgrade_runs.c.scale_set_key).where(upgrade_runs.c.state.in_(ACTIVE))).all()}
-            for scale_set in conn.execute(sa.select(scale_sets)).all():
+            specs: dict[str, ProbeSpec | None] = {}
+            for scale_set in conn.execute(sa.select(scale_sets.c.key, scale_sets.c.name, scale_sets.c.body)).all():
                 if not self._probing(scale_set.key):
                     continue  # another replica probes it
                 model = ScaleSetModel.from_body(scale_set.name, scale_set.body)
-                if not (model.automatic_os_upgrade or model.upgrade_mode == "Rolling" or scale_set.key in running):
-                    continue
-                spec = self._spec(conn, scale_set.body, model)
-                upgrading = scale_set.key in running
-                for row in conn.execute(sa.select(instances).where(instances.c.scale_set_key == scale_set.key)).all():
-                    seen.add((scale_set.key, row.instance_id))
-                    self._consider(scale_set.key, row, spec, now, upgrading)
+                if model.automatic_os_upgrade or model.upgrade_mode == "Rolling" or scale_set.key in running:
+                    specs[scale_set.key] = self._spec(conn, scale_set.body, model)
+            # One read of the few columns a verdict needs, for every watched scale set at once: with
+            # thousands of instances this runs twice a second.
+            rows = conn.execute(sa.select(*_WATCH_COLUMNS).order_by(instances.c.scale_set_key)).all() if specs else []
+        for row in rows:
+            if row.scale_set_key in specs:
+                seen.add((row.scale_set_key, row.instance_id))
+                self._consider(row.scale_set_key, row, specs[row.scale_set_key], now, row.scale_set_key in running)
         for gone in set(self._watched) - seen:
             del self._watched[gone]
         if self._sharing:
@@ -192,6 +213,7 @@ class HealthMonitor:
             tracker = HealthTracker(spec, host=host, started=now) if spec is not None else None
             watched = _Watched(spec=spec, tracker=tracker, action_seq=row.action_seq, next_probe=now)
             self._watched[key] = watched
+        watched.row, watched.upgrading = row, upgrading
         if spec is None or watched.tracker is None:
             watched.verdict = default_verdict(row.power_state, row.extensions or [], now=now)
             return

@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -32,6 +32,10 @@ from scaleset.upgrade.planner import Member, Progress
 from scaleset.upgrade.policy import policy_from_json
 
 log = logging.getLogger(__name__)
+
+# What a run reads of its scale set's instances, each time it looks (not the JSON columns).
+_RUN_COLUMNS = (instances.c.instance_id, instances.c.pending_action, instances.c.action_seq, instances.c.zone,
+                instances.c.update_domain, instances.c.provisioning_state, instances.c.last_error, instances.c.image_urn)
 
 
 class Actions(Protocol):
@@ -54,8 +58,9 @@ class Actions(Protocol):
 
 
 class HealthView(Protocol):
-    def healthy(self, scale_set_key: str) -> dict[int, bool | None]:
-        """Each instance's health: True, False, or None while its verdict is not in yet."""
+    def healthy(self, scale_set_key: str, action_seqs: Mapping[int, int] | None = None) -> dict[int, bool | None]:
+        """Each instance's health: True, False, or None while its verdict is not in yet (or, given
+        the instances' action_seq, is of the machine before its last action)."""
 
 
 class Runner:
@@ -115,7 +120,7 @@ class Runner:
                 if moved:
                     self.on_change(run_id)
                 else:
-                    await sleep_or_until(self.clock, self.poll, nudged)
+                    await sleep_or_until(self.clock, self._patience(run), nudged)
         finally:
             if key is not None and self._nudges.get(key) is nudged:
                 del self._nudges[key]
@@ -329,11 +334,22 @@ class Runner:
             self.fence(conn, run.scale_set_key)
             yield conn
 
+    def _patience(self, run: sa.Row[Any]) -> float:
+        """How long a run that could not move waits, unless nudged: until its pause or its batch's
+        health wait ends, and at most the poll (for what nothing nudges, such as another replica
+        cancelling it)."""
+        elapsed = (self.clock.now() - run.phase_since).total_seconds()
+        if run.phase == "pause":
+            return max(0.0, min(self.poll, self._policy(run).pause_between_batches - elapsed))
+        if run.phase == "health":
+            return max(0.0, min(self.poll, self._policy(run).health_wait - elapsed))
+        return self.poll
+
     def _policy(self, run: sa.Row[Any]) -> planner.Policy:
         return policy_from_json(run.policy)
 
     def _instance_rows(self, conn: sa.Connection, run: sa.Row[Any]) -> dict[int, sa.Row[Any]]:
-        rows = conn.execute(sa.select(instances).where(instances.c.scale_set_key == run.scale_set_key)).all()
+        rows = conn.execute(sa.select(*_RUN_COLUMNS).where(instances.c.scale_set_key == run.scale_set_key)).all()
         return {row.instance_id: row for row in rows}
 
     def _forget_gone(self, conn: sa.Connection, run: sa.Row[Any]) -> set[int]:
@@ -363,10 +379,10 @@ class Runner:
 
     def _members(self, run: sa.Row[Any], *, unknown_is_unhealthy: bool = False) -> list[Member] | None:
         """The set as the planner sees it; None while some verdict is unknown, unless that counts as unhealthy."""
-        health = self.health.healthy(run.scale_set_key)
         with self.db.reading() as conn:
             progress = runs.members(conn, run.id)
             rows = self._instance_rows(conn, run)
+        health = self.health.healthy(run.scale_set_key, {i: row.action_seq for i, row in rows.items()})
         members = []
         for instance_id, row in sorted(rows.items()):
             if row.pending_action == "delete":
