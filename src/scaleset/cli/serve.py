@@ -91,7 +91,7 @@ def serve(host: str, port: int, data_dir: Path, db: str | None, driver: str, tls
                         default_location=default_location, address_block=address_block or block_for(data_dir),
                         health_wait=_seconds(health_wait, "--health-wait"), history_keep=history_keep,
                         history_window=_seconds(history_window, "--history-window"), probe_interval=probe_interval,
-                        upgrade_poll=min(1.0, probe_interval or 1.0), health_tick=min(0.5, probe_interval or 0.5),
+                        upgrade_poll=min(5.0, probe_interval or 5.0), health_tick=min(0.5, probe_interval or 0.5),
                         eligible_images=_eligible(eligible_images), lease_period=lease_period,
                         dispatch_poll=min(1.0, lease_period / 3))
     accepted = list(tokens) or [_generated_token(data_dir)]

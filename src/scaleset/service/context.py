@@ -25,7 +25,9 @@ class Settings:
     health_wait: float = 300.0  # how long a batch may take to turn healthy (the seed's 5 minutes)
     history_keep: int = 5  # OS upgrade history: the last attempts kept...
     history_window: float = 60 * 86400.0  # ...within this window (two months)
-    upgrade_poll: float = 1.0  # how often a run looks at its batch while waiting
+    # How often a waiting run looks, besides when its pause or health wait ends and when nudged:
+    # actions ending, verdicts changing and steering on this replica wake it at once.
+    upgrade_poll: float = 5.0
     health_tick: float = 0.5  # how often the health monitor looks for probes that are due
     probe_interval: float | None = None  # overrides every probe's interval (tests and demos)
     # While a run waits for an instance to come back healthy from its action, it is probed this

@@ -60,7 +60,9 @@ class Upgrades:
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
 
     def _drive(self, run_id: str, scale_set_key: str) -> None:
+        """Carry the run out here, or, when it is already, have it look at once (it was steered)."""
         if run_id in self._tasks and not self._tasks[run_id].done():
+            self.runner.nudge(scale_set_key)
             return
         if self.ctx.leases.acquire(scale_set_lease(scale_set_key)) is None:
             return  # another replica carries this scale set's runs out
@@ -236,6 +238,7 @@ class Upgrades:
         run = runs.active_for(conn, old.key)
         if run is not None and run.started_by == "Platform":
             runs.update(conn, run.id, cancel_requested=True, last_action="Cancel", last_action_time=self.ctx.clock.now())
+            self.runner.nudge(old.key)
 
     # -- reading --------------------------------------------------------------------------------
 
