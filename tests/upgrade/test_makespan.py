@@ -2,7 +2,7 @@
 
 On the virtual clock the sim's reimage and the app's warm-up take exact times, so the time a run
 takes beyond them is the engine's own delay: noticing a reimage ended, seeing an instance turn
-healthy (probed every second while settling, not every 5 s), and starting the next batch.
+healthy (probed every 0.1 s while settling, not every 5 s), and starting the next batch.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from tests.upgrade.engine_kit import engine
 ROLLING = {"mode": "Rolling", "rollingUpgradePolicy": {"maxBatchInstancePercent": 20}}
 
 
-async def test_each_batch_ends_within_a_second_of_its_instances_turning_healthy(tmp_path: Path) -> None:
+async def test_each_batch_ends_within_a_fifth_of_a_second_of_its_instances_turning_healthy(tmp_path: Path) -> None:
     # The engine_kit's settings poll every second; the Application Health probe says every 5 s.
     async with engine(tmp_path) as kit:
         await kit.publish("1.0.0")
@@ -27,7 +27,7 @@ async def test_each_batch_ends_within_a_second_of_its_instances_turning_healthy(
         assert run.state == "Completed" and run.batch_count == 5
         makespan = (run.ended_at - run.started_at).total_seconds()
         bound = 5 * (60 + 32.5)
-        assert bound <= makespan <= bound + 5 * 1.0, makespan  # at most a second late per batch
+        assert bound <= makespan <= bound + 5 * 0.2, makespan  # at most a fifth of a second late per batch
 
 
 async def test_a_batch_larger_than_32_is_reimaged_all_at_once_on_the_sim_driver(tmp_path: Path) -> None:

@@ -31,8 +31,11 @@ class Settings:
     health_tick: float = 0.5  # how often the health monitor looks for probes that are due
     probe_interval: float | None = None  # overrides every probe's interval (tests and demos)
     # While a run waits for an instance to come back healthy from its action, it is probed this
-    # often (unless its probe's interval is shorter), so a batch ends within this of turning healthy.
-    settle_probe_interval: float = 1.0
+    # often, so a batch ends within this of turning healthy; with many instances settling at once,
+    # less often, so that they cost at most settle_probe_rate probes a second (never less often
+    # than their probe's own interval).
+    settle_probe_interval: float = 0.1
+    settle_probe_rate: float = 2000.0
     lease_period: float = 10.0  # a replica that stops renewing its leases loses them after this
     dispatch_poll: float = 1.0  # how often intents written by other replicas are looked for
     # The images automatic OS upgrades may be turned on for (--eligible-image).

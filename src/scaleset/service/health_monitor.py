@@ -11,6 +11,8 @@ recent), so the other replicas can show it.
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -67,6 +69,11 @@ class HealthMonitor:
         self._sharing = True  # whether other replicas are alive to read what we write
         self._look_now = asyncio.Event()
         self._read_at: float | None = None  # clock.monotonic() of the last read of the store
+        self._settling = 0  # instances probed as they settle (_settle)
+        # (next probe, tie-break, instance): what comes due between two reads of the store. An entry
+        # whose instance was reset or went meanwhile is skipped when it comes up.
+        self._due: list[tuple[datetime, int, tuple[str, int]]] = []
+        self._order = itertools.count()
         # Called with a scale set's key when one of its instances' health state changed.
         self.changed: list[Callable[[str], None]] = []
 
@@ -137,8 +144,10 @@ class HealthMonitor:
         of instances, a read of them all costs far more than the round itself."""
         now = self.ctx.clock.now()
         if self._read_at is not None and self.ctx.clock.monotonic() - self._read_at < self.ctx.settings.status_interval:
-            for (key, _), watched in list(self._watched.items()):
-                self._consider(key, watched.row, watched.spec, now, watched.upgrading)
+            while self._due and self._due[0][0] <= now:
+                _, _, slot = heapq.heappop(self._due)
+                if (watched := self._watched.get(slot)) is not None:
+                    self._consider(slot[0], watched.row, watched.spec, now, watched.upgrading)
             return
         self._read_at = self.ctx.clock.monotonic()
         seen: set[tuple[str, int]] = set()
@@ -213,6 +222,7 @@ class HealthMonitor:
             tracker = HealthTracker(spec, host=host, started=now) if spec is not None else None
             watched = _Watched(spec=spec, tracker=tracker, action_seq=row.action_seq, next_probe=now)
             self._watched[key] = watched
+            self._schedule(key, now)
         watched.row, watched.upgrading = row, upgrading
         if spec is None or watched.tracker is None:
             watched.verdict = default_verdict(row.power_state, row.extensions or [], now=now)
@@ -225,28 +235,57 @@ class HealthMonitor:
             watched.verdict = watched.tracker.verdict(now)
         if now >= watched.next_probe and not watched.probing:
             watched.probing = True
-            # The server may probe more often than the probe says (tests and demos shorten every wait).
-            interval = self.ctx.settings.probe_interval or spec.interval_seconds
-            if upgrading and not watched.settled:
-                # A run may be waiting for it: see it turn healthy within a second, not an interval.
-                interval = min(interval, self.ctx.settings.settle_probe_interval)
-            watched.next_probe = now + timedelta(seconds=interval)
-            task = asyncio.create_task(self._probe(watched, scale_set_key, row.machine_key, spec))
+            settle = upgrading and not watched.settled
+            probe = self._settle if settle else self._probe
+            task = asyncio.create_task(probe(watched, scale_set_key, row.machine_key, spec))
             self._probes.add(task)
             task.add_done_callback(self._probes.discard)
 
+    def _interval(self, spec: ProbeSpec) -> float:
+        # The server may probe more often than the probe says (tests and demos shorten every wait).
+        return self.ctx.settings.probe_interval or spec.interval_seconds
+
+    def _schedule(self, slot: tuple[str, int], when: datetime) -> None:
+        heapq.heappush(self._due, (when, next(self._order), slot))
+
+    def _next_probe(self, watched: _Watched, scale_set_key: str, spec: ProbeSpec) -> None:
+        watched.next_probe = self.ctx.clock.now() + timedelta(seconds=self._interval(spec))
+        self._schedule((scale_set_key, watched.row.instance_id), watched.next_probe)
+
     async def _probe(self, watched: _Watched, scale_set_key: str, machine_key: str, spec: ProbeSpec) -> None:
+        self._next_probe(watched, scale_set_key, spec)
         try:
-            answer = await self._answer(machine_key, spec)
-            if watched.tracker is not None:
-                before = watched.verdict.state if watched.verdict is not None else None
-                watched.verdict = watched.tracker.observe(answer)
-                watched.settled |= watched.verdict.state == HealthState.HEALTHY
-                if watched.verdict.state != before:
-                    for changed in self.changed:
-                        changed(scale_set_key)
+            self._observe(watched, scale_set_key, await self._answer(machine_key, spec))
         finally:
             watched.probing = False
+
+    async def _settle(self, watched: _Watched, scale_set_key: str, machine_key: str, spec: ProbeSpec) -> None:
+        """Probe an instance a run waits on until it answers healthy, every settle interval rather
+        than every probe interval, so the batch is seen healthy as soon as it is; until it is acted
+        on again, or the run ends."""
+        settings, key = self.ctx.settings, (scale_set_key, watched.row.instance_id)
+        self._settling += 1
+        try:
+            while self._watched.get(key) is watched and watched.upgrading and watched.row.pending_action is None:
+                self._observe(watched, scale_set_key, await self._answer(machine_key, spec))
+                if watched.settled:
+                    break
+                await self.ctx.clock.sleep(min(self._interval(spec), max(settings.settle_probe_interval,
+                                                                         self._settling / settings.settle_probe_rate)))
+        finally:
+            self._settling -= 1
+            self._next_probe(watched, scale_set_key, spec)
+            watched.probing = False
+
+    def _observe(self, watched: _Watched, scale_set_key: str, answer: ProbeAnswer) -> None:
+        if watched.tracker is None:
+            return
+        before = watched.verdict.state if watched.verdict is not None else None
+        watched.verdict = watched.tracker.observe(answer)
+        watched.settled |= watched.verdict.state == HealthState.HEALTHY
+        if watched.verdict.state != before:
+            for changed in self.changed:
+                changed(scale_set_key)
 
     async def _answer(self, machine_key: str, spec: ProbeSpec) -> ProbeAnswer:
         if self._client is None:

@@ -248,6 +248,7 @@ class Reconciler:
         """
         key = row.machine_key
         deadline = self.ctx.clock.monotonic() + self.ctx.settings.extension_timeout
+        pause = 0.02  # most extensions finish just after the machine is up: look soon, then less often
         while True:
             status = await self.ctx.driver.status(key)
             self._store_extensions(row, status)
@@ -260,7 +261,8 @@ class Reconciler:
                 return None
             if self.ctx.clock.monotonic() > deadline:
                 return {"code": "VMExtensionProvisioningTimeout", "message": f"Extensions of {key} did not finish in time."}
-            await self.ctx.clock.sleep(0.2)
+            await self.ctx.clock.sleep(pause)
+            pause = min(0.2, 2 * pause)
 
     # -- observation --------------------------------------------------------------------------
 
