@@ -99,10 +99,10 @@ class VirtualClock:
             self._wake_due()
 
     def _drop_cancelled(self) -> None:
-        live = [entry for entry in self._sleepers if not entry[2].done()]
-        if len(live) != len(self._sleepers):
-            self._sleepers = live
-            heapq.heapify(self._sleepers)
+        # Only from the top: a cancelled sleep deeper in the heap is skipped when its deadline comes
+        # (rebuilding the heap on every turn cost more than all the rest with thousands of sleepers).
+        while self._sleepers and self._sleepers[0][2].done():
+            heapq.heappop(self._sleepers)
 
     def _wake_due(self) -> None:
         while self._sleepers and self._sleepers[0][0] <= self._elapsed:

@@ -33,6 +33,8 @@ from scaleset.upgrade.policy import policy_from_json
 
 log = logging.getLogger(__name__)
 
+_GATHER = 0.01  # seconds a nudged run waits for the nudges that come with the first
+
 # What a run reads of its scale set's instances, each time it looks (not the JSON columns).
 _RUN_COLUMNS = (instances.c.instance_id, instances.c.pending_action, instances.c.action_seq, instances.c.zone,
                 instances.c.update_domain, instances.c.provisioning_state, instances.c.last_error, instances.c.image_urn)
@@ -121,6 +123,9 @@ class Runner:
                     self.on_change(run_id)
                 else:
                     await sleep_or_until(self.clock, self._patience(run), nudged)
+                    if nudged.is_set():
+                        # A batch's instances report one by one: let the burst gather, so it costs one look.
+                        await self.clock.sleep(_GATHER)
         finally:
             if key is not None and self._nudges.get(key) is nudged:
                 del self._nudges[key]
