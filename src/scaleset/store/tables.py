@@ -90,6 +90,8 @@ instances = sa.Table(
     sa.Column("action_seq", sa.Integer, nullable=False),  # bumped on every new intent
     sa.Column("created_at", UtcDateTime(), nullable=False),
     sa.Index("ix_instances_pending", "pending_action"),
+    # An operation is settled when none of its instances has an intent left: counted on every outcome.
+    sa.Index("ix_instances_pending_op", "pending_op"),
 )
 
 images = sa.Table(
