@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
@@ -43,7 +43,20 @@ _WATCH_COLUMNS = (instances.c.scale_set_key, instances.c.instance_id, instances.
                   instances.c.private_ip, instances.c.machine_key, instances.c.power_state, instances.c.extensions)
 
 
-@dataclass
+class _Seen(NamedTuple):
+    """What the watch keeps of an instance between two reads of the store: a few fields, not the
+    row (a row and its decoded JSON cost ~2.5 KB an instance)."""
+
+    instance_id: int
+    action_seq: int
+    pending_action: str | None
+    private_ip: str
+    machine_key: str
+    power_state: str
+    extensions: list[dict[str, Any]] | None  # only for an instance judged by its states (no probe)
+
+
+@dataclass(slots=True)
 class _Watched:
     """One instance under watch: its tracker, and what it was when the tracker was (re)set."""
 
@@ -54,7 +67,7 @@ class _Watched:
     verdict: Verdict | None = None
     probing: bool = field(default=False)
     settled: bool = False  # answered healthy since it was (re)set
-    row: Any = None  # the instance as last read from the store
+    row: _Seen | None = None  # the instance as last read from the store
     upgrading: bool = False  # a run of its scale set was under way when last read
 
 
@@ -167,7 +180,10 @@ class HealthMonitor:
         for row in rows:
             if row.scale_set_key in specs:
                 seen.add((row.scale_set_key, row.instance_id))
-                self._consider(row.scale_set_key, row, specs[row.scale_set_key], now, row.scale_set_key in running)
+                spec = specs[row.scale_set_key]
+                kept = _Seen(row.instance_id, row.action_seq, row.pending_action, row.private_ip, row.machine_key,
+                             row.power_state, row.extensions if spec is None else None)
+                self._consider(row.scale_set_key, kept, spec, now, row.scale_set_key in running)
         for gone in set(self._watched) - seen:
             del self._watched[gone]
         if self._sharing:
@@ -212,7 +228,7 @@ class HealthMonitor:
             return None
         return spec
 
-    def _consider(self, scale_set_key: str, row: sa.Row[Any], spec: ProbeSpec | None, now: datetime,
+    def _consider(self, scale_set_key: str, row: _Seen, spec: ProbeSpec | None, now: datetime,
                   upgrading: bool) -> None:
         key = (scale_set_key, row.instance_id)
         watched = self._watched.get(key)
