@@ -102,7 +102,8 @@ class ControlPlane:
             orphaned = self.deployments.interrupted(conn, alive) if trigger else []
         self.ctx.leases.balance([TRIGGER, *(scale_set_lease(key) for key in keys)], len(alive))
         self.upgrades.adopt(active)
-        self.upgrades.start_queued(queued)
+        if queued:
+            self.upgrades.trigger()
         self.deployments.fail(orphaned)
 
     def _acted(self, scale_set_key: str) -> None:

@@ -22,7 +22,7 @@ class Images:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.artifacts = ArtifactStore(ctx.data_dir / "images")
-        self.published: list[Any] = []  # callbacks(location, ImageReference) run after each new version
+        self.published: list[Any] = []  # awaited (location, ImageReference) after each new version
 
     async def publish(self, location: str, ref: ImageReference, *, os_type: str, upload: Path) -> tuple[sa.Row[Any], bool]:
         """Add a version to the catalogue. Returns (row, created). Versions are immutable."""
@@ -56,7 +56,7 @@ class Images:
             conn.execute(publications.insert().values(location=location, urn=ref.urn, published_at=self.ctx.clock.now()))
             row = catalog.find(conn, location, ref)
         for callback in self.published:
-            callback(location, ref)
+            await callback(location, ref)
         return row, True
 
     @staticmethod

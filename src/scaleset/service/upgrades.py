@@ -39,6 +39,8 @@ class Upgrades:
                              fence=lambda conn, key: ctx.leases.fence(conn, scale_set_lease(key)))
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._task_sets: dict[str, str] = {}  # run id -> its scale set's key
+        self._triggers: set[asyncio.Task[None]] = set()
+        self._trigger_lock = asyncio.Lock()
         ctx.leases.lost.append(self._lease_lost)
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -55,6 +57,9 @@ class Upgrades:
                 self._tasks[run_id].cancel()
 
     async def stop(self) -> None:
+        for task in self._triggers:  # first: a trigger pass would go on starting runs
+            task.cancel()
+        await asyncio.gather(*self._triggers, return_exceptions=True)
         for task in self._tasks.values():
             task.cancel()
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
@@ -110,18 +115,19 @@ class Upgrades:
         laid_out = planner.plan(members, policy, skipped=skipped, seconds_per_batch=per_batch)
         return {"target": target, "policy": policy, "plan": laid_out, "estimate_basis": basis}
 
-    def on_published(self, _location: str, _ref: ImageReference) -> None:
-        self.trigger()
+    async def on_published(self, _location: str, _ref: ImageReference) -> None:
+        """A publish answers once its runs are begun (on the holder of the trigger)."""
+        if self.ctx.leases.acquire(TRIGGER) is not None:
+            await self.start_queued()
 
     def trigger(self) -> None:
-        """The automatic trigger, on the replica holding its lease: each publication not yet handled
-        starts a run on every eligible scale set on `latest` of its image, and is marked handled in
-        the same transaction."""
+        """The automatic trigger, on the replica holding its lease: start the runs of the
+        publications not yet handled (start_queued), in a task of its own."""
         if self.ctx.leases.acquire(TRIGGER) is None:
             return
-        with self.ctx.db.reading() as conn:
-            queued = self.queued(conn)
-        self.start_queued(queued)
+        task = asyncio.get_running_loop().create_task(self.start_queued())
+        self._triggers.add(task)
+        task.add_done_callback(self._triggers.discard)
 
     @staticmethod
     def queued(conn: sa.Connection) -> list[sa.Row[Any]]:
@@ -129,32 +135,49 @@ class Upgrades:
         return conn.execute(sa.select(publications).where(publications.c.seq > cursor_of(TRIGGER))
                             .order_by(publications.c.seq)).all()
 
-    def start_queued(self, queued: list[sa.Row[Any]]) -> None:
-        for publication in queued:
-            try:
-                with self.ctx.db.transaction() as conn:
-                    self.ctx.leases.fence(conn, TRIGGER)
-                    started = self._start_platform_runs(conn, publication.location, ImageReference.from_urn(publication.urn))
-                    write_cursor(conn, TRIGGER, publication.seq)
-            except LeaseLost:
-                return  # the new holder of the trigger goes on from the cursor
-            for run_id, key in started:
-                self._drive(run_id, key)
+    async def start_queued(self) -> None:
+        """Each publication not yet handled starts a run on every eligible scale set on `latest` of
+        its image, then is marked handled (the cursor on the trigger's lease). Each run is begun in
+        a transaction of its own and driven at once, so with a thousand scale sets the first batch
+        does not wait for the last run to be written. A holder that dies midway leaves the cursor
+        where it was, and the next one skips the scale sets whose run was begun (or that are on
+        the target already)."""
+        async with self._trigger_lock:  # one pass at a time: the lease round and a publish may both ask
+            with self.ctx.db.reading() as conn:
+                queued = self.queued(conn)
+            for publication in queued:
+                ref = ImageReference.from_urn(publication.urn)
+                with self.ctx.db.reading() as conn:
+                    keys = conn.execute(sa.select(scale_sets.c.key).where(scale_sets.c.location == publication.location)
+                                        .order_by(scale_sets.c.key)).scalars().all()
+                try:
+                    for key in keys:
+                        with self.ctx.db.transaction() as conn:
+                            self.ctx.leases.fence(conn, TRIGGER)
+                            run_id = self._start_platform_run(conn, key, ref)
+                        if run_id is not None:
+                            self._drive(run_id, key)
+                            await asyncio.sleep(0)  # let the runs begun so far get going
+                    with self.ctx.db.transaction() as conn:
+                        self.ctx.leases.fence(conn, TRIGGER)
+                        write_cursor(conn, TRIGGER, publication.seq)
+                except LeaseLost:
+                    return  # the new holder of the trigger goes on from the cursor
 
-    def _start_platform_runs(self, conn: sa.Connection, location: str, ref: ImageReference) -> list[tuple[str, str]]:
-        started = []
-        for scale_set in conn.execute(sa.select(scale_sets).where(scale_sets.c.location == location)).all():
-            model = ScaleSetModel.from_body(scale_set.name, scale_set.body)
-            if not (model.automatic_os_upgrade and model.image.is_latest and model.image.same_image(ref)):
-                continue
-            if scale_set.provisioning_state == "Deleting" or runs.active_for(conn, scale_set.key) is not None:
-                continue  # one run at a time; a run already under way moves to its own target
-            target = self._target(conn, scale_set).urn
-            if all(_bound_for(row) == target for row in intents.live_instances(conn, scale_set.key)):
-                continue  # nothing runs behind the newest version (an older one was published): no run
-            run_id, _ = self._begin(conn, scale_set, started_by="Platform", force=False)
-            started.append((run_id, scale_set.key))
-        return started
+    def _start_platform_run(self, conn: sa.Connection, key: str, ref: ImageReference) -> str | None:
+        scale_set = conn.execute(sa.select(scale_sets).where(scale_sets.c.key == key)).first()
+        if scale_set is None:
+            return None  # deleted meanwhile
+        model = ScaleSetModel.from_body(scale_set.name, scale_set.body)
+        if not (model.automatic_os_upgrade and model.image.is_latest and model.image.same_image(ref)):
+            return None
+        if scale_set.provisioning_state == "Deleting" or runs.active_for(conn, scale_set.key) is not None:
+            return None  # one run at a time; a run already under way moves to its own target
+        target = self._target(conn, scale_set).urn
+        if all(_bound_for(row) == target for row in intents.live_instances(conn, scale_set.key)):
+            return None  # nothing runs behind the newest version (an older one was published): no run
+        run_id, _ = self._begin(conn, scale_set, started_by="Platform", force=False)
+        return run_id
 
     def _begin(self, conn: sa.Connection, scale_set: sa.Row[Any], *, started_by: str, force: bool) -> tuple[str, str]:
         if scale_set.provisioning_state == "Deleting":
