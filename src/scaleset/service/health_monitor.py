@@ -75,6 +75,7 @@ class HealthMonitor:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self._watched: dict[tuple[str, int], _Watched] = {}
+        self._by_set: dict[str, dict[int, _Watched]] = {}  # the same, by scale set: what a run asks for
         self._client: Prober | None = None
         self._task: asyncio.Task[None] | None = None
         self._probes: set[asyncio.Task[None]] = set()
@@ -133,7 +134,7 @@ class HealthMonitor:
     def _verdicts(self, scale_set_key: str) -> dict[int, Verdict | None]:
         """Ours when we probe the scale set; otherwise what its prober last wrote."""
         if self._probing(scale_set_key):
-            return {i: w.verdict for (key, i), w in list(self._watched.items()) if key == scale_set_key}
+            return {i: w.verdict for i, w in self._by_set.get(scale_set_key, {}).items()}
         with self.ctx.db.reading() as conn:
             rows = conn.execute(sa.select(instance_health.c.instance_id, instance_health.c.verdict)
                                 .where(instance_health.c.scale_set_key == scale_set_key)).all()
@@ -186,6 +187,9 @@ class HealthMonitor:
                 self._consider(row.scale_set_key, kept, spec, now, row.scale_set_key in running)
         for gone in set(self._watched) - seen:
             del self._watched[gone]
+            del self._by_set[gone[0]][gone[1]]
+        for key in [k for k, members in self._by_set.items() if not members]:
+            del self._by_set[key]
         if self._sharing:
             self._store_changes()
 
@@ -206,7 +210,7 @@ class HealthMonitor:
             try:
                 with self.ctx.db.transaction() as conn:
                     self.ctx.leases.fence(conn, scale_set_lease(scale_set_key))
-                    watched_ids = [i for (k, i) in self._watched if k == scale_set_key]
+                    watched_ids = list(self._by_set.get(scale_set_key, {}))
                     conn.execute(instance_health.delete().where(instance_health.c.scale_set_key == scale_set_key,
                                                                 instance_health.c.instance_id.not_in(watched_ids)))
                     for instance_id, verdict in verdicts:
@@ -237,7 +241,7 @@ class HealthMonitor:
             host = row.private_ip if self.ctx.driver.reached_at_private_ip else None
             tracker = HealthTracker(spec, host=host, started=now) if spec is not None else None
             watched = _Watched(spec=spec, tracker=tracker, action_seq=row.action_seq, next_probe=now)
-            self._watched[key] = watched
+            self._watched[key] = self._by_set.setdefault(scale_set_key, {})[row.instance_id] = watched
             self._schedule(key, now)
         watched.row, watched.upgrading = row, upgrading
         if spec is None or watched.tracker is None:
