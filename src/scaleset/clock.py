@@ -134,9 +134,9 @@ async def sleep_or_until(clock: Clock, seconds: float, event: asyncio.Event) -> 
 
 
 async def every(clock: Clock, seconds: Callable[[], float], step: Callable[[], Awaitable[None]], *, what: str,
-                nudge: asyncio.Event | None = None) -> None:
-    """Run `step` forever, `seconds()` apart on `clock`, and at once whenever `nudge` is set; a
-    failing step is logged, never fatal."""
+                nudge: asyncio.Event | None = None, gather: float = 0.0) -> None:
+    """Run `step` forever, `seconds()` apart on `clock`, and whenever `nudge` is set, `gather`
+    seconds after (so that a burst of nudges costs one step); a failing step is logged, never fatal."""
     log = logging.getLogger(__name__)
     while True:
         if nudge is not None:
@@ -151,3 +151,5 @@ async def every(clock: Clock, seconds: Callable[[], float], step: Callable[[], A
             await clock.sleep(seconds())
         else:
             await sleep_or_until(clock, seconds(), nudge)
+            if nudge.is_set() and gather:
+                await clock.sleep(gather)

@@ -92,8 +92,9 @@ class HealthMonitor:
         self.changed: list[Callable[[str], None]] = []
 
     def start(self) -> None:
+        # A batch's instances end their actions one by one: gather them into one read of the store.
         self._task = asyncio.create_task(every(self.ctx.clock, lambda: self.ctx.settings.health_tick, self.look,
-                                               what="health watch", nudge=self._look_now))
+                                               what="health watch", nudge=self._look_now, gather=0.01))
 
     def nudge(self) -> None:
         """Read the store and look now: an action was asked for or has ended (its first probe is
