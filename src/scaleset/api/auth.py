@@ -4,7 +4,7 @@ signed for a principal. Either way the result is the Caller the request acts as.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from scaleset.identity.callers import ADMINISTRATOR, Caller
 from scaleset.identity.directory import Directory, TokenRejected
@@ -43,8 +43,9 @@ class Authenticator:
         self.directory = directory
         self.principals = principals
 
-    def check(self, authorization: str | None, base_url: str) -> Caller:
-        """The caller, or the 401 ARM sends."""
+    def check(self, authorization: str | None, base_url: Callable[[], str]) -> Caller:
+        """The caller, or the 401 ARM sends. `base_url()` gives the audience an access token must be
+        for (a call, as building it costs more than checking an administrator's static token)."""
         if not authorization:
             raise Unauthenticated("AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.")
         scheme, _, token = authorization.partition(" ")
@@ -57,7 +58,7 @@ class Authenticator:
         if self.directory is None or self.principals is None or token.count(".") != 2:
             raise Unauthenticated("InvalidAuthenticationToken", "The access token is invalid.")
         try:
-            claims = self.directory.verify(token, audiences_for(base_url))
+            claims = self.directory.verify(token, audiences_for(base_url()))
         except TokenRejected as rejected:
             raise Unauthenticated(rejected.code, rejected.message) from None
         principal = self.principals.get(claims["appid"])

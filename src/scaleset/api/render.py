@@ -15,7 +15,7 @@ from scaleset.health.verdicts import Verdict
 from scaleset.model import resource_ids
 from scaleset.model.eligibility import Eligible, supports_automatic_os_upgrade
 from scaleset.model.image_reference import ImageReference
-from scaleset.model.scale_set import ScaleSetModel
+from scaleset.model.scale_set import ScaleSetModel, computer_name
 from scaleset.service.intents import instance_computer_name
 
 _POWER_DISPLAY = {
@@ -116,8 +116,9 @@ def _provisioning(state: str, error: str | None, time: datetime | None) -> dict[
 # -- instances -------------------------------------------------------------------------------
 
 def vm(scale_set_row: sa.Row[Any], row: sa.Row[Any], api_version: str, *, with_instance_view: bool = False,
-       health: Verdict | None = None) -> dict[str, Any]:
-    model = ScaleSetModel.from_body(scale_set_row.name, scale_set_row.body)
+       health: Verdict | None = None, model: ScaleSetModel | None = None) -> dict[str, Any]:
+    """`model`: the scale set's, when the caller has it parsed already (a page renders many VMs)."""
+    model = model or ScaleSetModel.from_body(scale_set_row.name, scale_set_row.body)
     rid = f"{scale_set_id(scale_set_row)}/virtualMachines/{row.instance_id}"
     profile = (scale_set_row.body.get("properties") or {}).get("virtualMachineProfile") or {}
     storage = copy.deepcopy(profile.get("storageProfile") or {})
@@ -133,7 +134,7 @@ def vm(scale_set_row: sa.Row[Any], row: sa.Row[Any], api_version: str, *, with_i
     os_disk.update(name=f"{scale_set_row.name}_{row.instance_id}_OsDisk", osType="Linux")
     os_disk.setdefault("createOption", "FromImage")  # required in a VM's OSDisk; a scale set's may leave it out
     os_profile = {k: v for k, v in (profile.get("osProfile") or {}).items() if k not in ("customData", "computerNamePrefix")}
-    os_profile["computerName"] = instance_computer_name(scale_set_row, row.instance_id)
+    os_profile["computerName"] = computer_name(model.computer_name_prefix, row.instance_id)
     nic_id = f"{rid}/networkInterfaces/{scale_set_row.name}-nic"
     body: dict[str, Any] = {
         "id": rid, "name": f"{scale_set_row.name}_{row.instance_id}", "type": resource_ids.VM_TYPE,

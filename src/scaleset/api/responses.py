@@ -12,9 +12,18 @@ from starlette.responses import Response
 from scaleset.service.context import Settings
 
 
+def encode(body: Any) -> bytes:
+    """JSON as the API sends it: compact, ASCII."""
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(json.dumps(body, separators=(",", ":")), status_code=status, headers=headers,
-                    media_type="application/json; charset=utf-8")
+    return encoded_response(encode(body), status, headers)
+
+
+def encoded_response(content: bytes, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """A JSON body encoded already (as json_response encodes)."""
+    return Response(content, status_code=status, headers=headers, media_type="application/json; charset=utf-8")
 
 
 def base_url(request: Request) -> str:
@@ -48,10 +57,22 @@ def lro_headers(request: Request, settings: Settings, sub: str, location: str, o
 def page(request: Request, items: list[Any], *, offset: int, more: bool) -> dict[str, Any]:
     body: dict[str, Any] = {"value": items}
     if more:
-        params = dict(request.query_params)
-        params["$skiptoken"] = str(offset + len(items))
-        body["nextLink"] = f"{base_url(request)}{request.url.path}?{urlencode(params)}"
+        body["nextLink"] = _next_link(request, offset + len(items))
     return body
+
+
+def encoded_page(request: Request, items: list[bytes], *, offset: int, more: bool) -> bytes:
+    """`page` of items encoded already, encoded as json_response would encode `page`."""
+    body = b'{"value":[' + b",".join(items) + b"]"
+    if more:
+        body += b',"nextLink":' + json.dumps(_next_link(request, offset + len(items))).encode()
+    return body + b"}"
+
+
+def _next_link(request: Request, skip: int) -> str:
+    params = dict(request.query_params)
+    params["$skiptoken"] = str(skip)
+    return f"{base_url(request)}{request.url.path}?{urlencode(params)}"
 
 
 def skip_token(request: Request) -> int:

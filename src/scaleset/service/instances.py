@@ -10,8 +10,17 @@ from scaleset.model.scale_set import ScaleSetModel
 from scaleset.service import intents, operations
 from scaleset.service.context import Context
 from scaleset.service.errors import ArmError, invalid, not_allowed
+from scaleset.service.scale_sets import PEEK, key_of
 from scaleset.service.scale_sets import require as require_scale_set
 from scaleset.store.tables import instances, scale_sets
+
+# One page of a scale set's instances, in instance id order: the columns an instance's JSON is
+# rendered from without its instance view (api/render.py `vm`). Fewer columns, less to read: the
+# driver's making of Python values is most of a page's read.
+PAGE = (sa.select(*(instances.c[name] for name in ("instance_id", "vm_id", "model_version", "image_urn", "private_ip",
+                                                   "zone", "provisioning_state", "extensions", "created_at")))
+        .where(instances.c.scale_set_key == sa.bindparam("key"))
+        .order_by(instances.c.instance_id).limit(sa.bindparam("limit")).offset(sa.bindparam("offset")))
 
 # API action name (lower-cased) -> intent
 ACTIONS = {
@@ -45,6 +54,17 @@ class Instances:
             rows = conn.execute(query).all()
         more = limit is not None and len(rows) > limit
         return scale_set, rows[:limit] if limit is not None else rows, more
+
+    def peek_page(self, sub: str, group: str, name: str, *, offset: int,
+                  limit: int) -> tuple[tuple[Any, ...], list[tuple[Any, ...]], bool] | None:
+        """`list` without a filter, for the hot read: (scale set, one page of instances, whether more
+        follow), rows as the driver returns them (`ctx.db.prepared(PEEK)` and `(PAGE)` type them),
+        read in one transaction; None when `list` would raise (it says which 404)."""
+        key = key_of(sub, group, name)
+        found, rows = self.ctx.db.fetch((PEEK, {"key": key}), (PAGE, {"key": key, "offset": offset, "limit": limit + 1}))
+        if not found:
+            return None
+        return found[0], rows[:limit], len(rows) > limit
 
     def get(self, sub: str, group: str, name: str, instance_id: str) -> tuple[sa.Row[Any], sa.Row[Any]]:
         with self.ctx.db.reading() as conn:

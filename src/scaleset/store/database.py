@@ -2,13 +2,20 @@
 
 SQLite is the default (a file in the data dir, in WAL mode so readers never wait on the writer);
 any SQLAlchemy URL works, PostgreSQL (psycopg 3) being the one for several replicas.
+
+`fetch` is the hot reads' way in: SELECTs compiled once and run straight on a DBAPI connection. SQLAlchemy's per-call work (statement construction, cache keys, execution context,
+events) cost ~110 us of the ~125 us one indexed lookup took through `reading()`; this takes ~15 us.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections import namedtuple
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import command
@@ -33,6 +40,13 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = normalize_url(url)
         self.engine = _make_engine(self.url)
+        self._prepared: dict[sa.Select[Any], Prepared] = {}
+        # fetch() on SQLite keeps a connection per thread: checking one out of the pool and back in
+        # cost as much as the read. Not on a server database: there the pool's pre-ping finds a
+        # connection the server dropped, which a held one would meet as an error.
+        self._hold = self.engine.dialect.name == "sqlite"
+        self._held = threading.local()
+        self._all_held: list[Any] = []
 
     def migrate(self) -> None:
         """Bring the schema to the newest revision (idempotent)."""
@@ -54,8 +68,86 @@ class Database:
         with self.engine.connect().execution_options(scaleset_reading=True) as connection:
             yield connection
 
+    def fetch(self, *reads: tuple[sa.Select[Any], dict[str, Any]]) -> list[list[tuple[Any, ...]]]:
+        """The rows of each (statement, bind values) as the driver returns them (`prepared(s).typed`
+        turns one into a row with the columns' Python types), all in one read transaction as in
+        `reading()`. Statements are compiled on first use and kept: pass module-level ones."""
+        prepared = [self.prepared(statement) for statement, _ in reads]
+        raw = getattr(self._held, "raw", None) if self._hold else None
+        if raw is None:
+            raw = self.engine.raw_connection()
+            if self._hold:
+                self._held.raw = raw
+                self._all_held.append(raw)
+        # SQLite's driver is in autocommit here: one statement is a snapshot of its own, several
+        # need a transaction. Other drivers begin one at the first statement.
+        begin = self._hold and len(reads) > 1
+        try:
+            cursor = raw.cursor()
+            if begin:
+                cursor.execute("BEGIN")
+            results = []
+            for query, (_, values) in zip(prepared, reads, strict=True):
+                cursor.execute(query.sql, query.bind(values))
+                results.append(cursor.fetchall())
+            cursor.close()
+            if begin or not self._hold:
+                raw.rollback()  # nothing was written: end the read transaction
+        except BaseException:
+            if self._hold:
+                self._held.raw = None
+                self._all_held.remove(raw)
+            raw.invalidate()  # in an unknown state: not to be used again
+            raise
+        finally:
+            if not self._hold:
+                raw.close()
+        return results
+
+    def prepared(self, statement: sa.Select[Any]) -> Prepared:
+        found = self._prepared.get(statement)
+        if found is None:
+            found = self._prepared[statement] = Prepared.compile(statement, self.engine.dialect)
+        return found
+
     def close(self) -> None:
+        for raw in self._all_held:
+            raw.close()
+        self._all_held.clear()
+        self._held = threading.local()
         self.engine.dispose()
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A SELECT compiled for one dialect: its SQL, how to pass its bind values, and how to turn a
+    driver row into one with the columns' Python types (what SQLAlchemy's result processing does)."""
+
+    sql: str
+    order: tuple[str, ...] | None  # bind names in order for a positional driver; None: by name
+    defaults: dict[str, Any]  # the statement's own bind values (literals in it become binds)
+    processors: tuple[Callable[[Any], Any] | None, ...]
+    row: type
+
+    @classmethod
+    def compile(cls, statement: sa.Select[Any], dialect: sa.Dialect) -> Prepared:
+        compiled = statement.compile(dialect=dialect)
+        order = tuple(compiled.positiontup or ()) if compiled.positional else None
+        columns = list(statement.selected_columns)
+        processors = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
+        defaults = {name: value for name, value in compiled.params.items() if not compiled.binds[name].required}
+        return cls(str(compiled), order, defaults, processors,
+                   namedtuple("Row", [c.key for c in columns]))  # type: ignore[misc]
+
+    def bind(self, values: dict[str, Any]) -> Any:
+        """The driver's parameters. Values go as given, without SQLAlchemy's bind processing: pass
+        strings and integers only."""
+        values = {**self.defaults, **values}
+        return values if self.order is None else tuple(values[name] for name in self.order)
+
+    def typed(self, raw: tuple[Any, ...]) -> Any:
+        return self.row(*(value if p is None or value is None else p(value)
+                          for p, value in zip(self.processors, raw, strict=True)))
 
 
 def _make_engine(url: str) -> sa.Engine:

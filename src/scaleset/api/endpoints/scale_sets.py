@@ -7,7 +7,7 @@ from starlette.responses import Response
 from scaleset.api import render, wire
 from scaleset.api.app import ArmRequest
 from scaleset.api.endpoints.paths import SCALE_SET, SCALE_SETS, SUB
-from scaleset.api.responses import json_response, lro_headers, page, skip_token
+from scaleset.api.responses import encoded_response, json_response, lro_headers, page, skip_token
 from scaleset.api.router import Router
 
 # action path segment -> body model (None: no body)
@@ -76,7 +76,10 @@ async def patch_scale_set(req: ArmRequest) -> Response:
 
 
 async def get_scale_set(req: ArmRequest) -> Response:
-    return json_response(render.scale_set(req.plane.scale_sets.get(*_names(req)), req.api_version))
+    raw = req.plane.scale_sets.peek(*_names(req))
+    if raw is None:  # get() raises the 404 that fits
+        return json_response(render.scale_set(req.plane.scale_sets.get(*_names(req)), req.api_version))
+    return encoded_response(req.request.app.state.renders.scale_set(raw, req.api_version))
 
 
 async def delete_scale_set(req: ArmRequest) -> Response:

@@ -7,8 +7,9 @@ from starlette.responses import Response
 from scaleset.api import render
 from scaleset.api.app import ArmRequest
 from scaleset.api.endpoints.paths import SCALE_SET, VM
-from scaleset.api.responses import json_response, lro_headers, page, skip_token
+from scaleset.api.responses import encoded_page, encoded_response, json_response, lro_headers, page, skip_token
 from scaleset.api.router import Router
+from scaleset.model.scale_set import ScaleSetModel
 from scaleset.service.errors import ArmError
 
 VM_ACTIONS = ("reimage", "reimageall", "start", "poweroff", "restart", "deallocate")
@@ -48,9 +49,17 @@ async def list_vms(req: ArmRequest) -> Response:
         else:
             raise ArmError(400, "InvalidParameter", f"The $filter '{req.query.get('$filter')}' is not supported.", target="$filter")
     offset, size = skip_token(req.request), req.plane.settings.page_size
+    if latest is None and not expand:  # the plain list: the hot read (api/hot_reads.py)
+        peeked = req.plane.instances.peek_page(*_names(req), offset=offset, limit=size)
+        if peeked is not None:
+            raw_scale_set, raw_rows, more = peeked
+            items = req.request.app.state.renders.instances(raw_scale_set, raw_rows, req.api_version)
+            return encoded_response(encoded_page(req.request, items, offset=offset, more=more))
     scale_set, rows, more = req.plane.instances.list(*_names(req), latest_model=latest, offset=offset, limit=size)
-    items = [render.vm(scale_set, row, req.api_version, with_instance_view=expand,
-                       health=req.plane.health.verdict(scale_set.key, row.instance_id)) for row in rows]
+    model = ScaleSetModel.from_body(scale_set.name, scale_set.body)
+    items = [render.vm(scale_set, row, req.api_version, with_instance_view=expand, model=model,
+                       health=req.plane.health.verdict(scale_set.key, row.instance_id) if expand else None)
+             for row in rows]
     return json_response(page(req.request, items, offset=offset, more=more))
 
 
