@@ -49,7 +49,7 @@ clean:
 	find . -path ./.git -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 
 $(STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install --disable-pip-version-check -e '.[test]'
+	$(PY) -m pip install --disable-pip-version-check -e '.[test,bench]'
 	touch $@
 
 # Debian's python3 ships venv without ensurepip unless python3-venv is installed; fetch it when we
