@@ -103,7 +103,10 @@ class ScaleSets:
             protected = dict(secrets.get("protectedSettings") or {})
             protected.update(patch_secrets.get("protectedSettings") or {})
             names = {str(e.get("name")) for e in bodies.extensions(merged)}
-            secrets = {**secrets, "protectedSettings": {k: v for k, v in protected.items() if k in names}}
+            kept = {k: v for k, v in protected.items() if k in names}
+            # No protected settings are stored as none at all, as PUT stores them: an empty dict
+            # would read as a change of the model, and a tags-only PATCH must not be one.
+            secrets = {k: v for k, v in secrets.items() if k != "protectedSettings"} | ({"protectedSettings": kept} if kept else {})
             row, op = self._update(conn, old, merged, secrets, now)
             operations.settle_open(conn, now)
             row = conn.execute(sa.select(scale_sets).where(scale_sets.c.key == old.key)).first()
