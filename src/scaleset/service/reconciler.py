@@ -94,7 +94,19 @@ class Reconciler:
 
     def dispatch(self) -> None:
         with self.ctx.db.reading() as conn:
-            pending = conn.execute(sa.select(instances).where(instances.c.pending_action.is_not(None))).all()
+            # The slots first, and whole rows only for those not already in flight: it runs after
+            # every action ends, and a batch of hundreds would read every other one each time.
+            slots = conn.execute(sa.select(instances.c.scale_set_key, instances.c.instance_id)
+                                 .where(instances.c.pending_action.is_not(None))).all()
+            waiting: dict[str, list[int]] = {}
+            for key, instance_id in slots:
+                if (key, instance_id) not in self._inflight:
+                    waiting.setdefault(key, []).append(instance_id)
+            pending = []
+            for key, ids in waiting.items():
+                pending += conn.execute(sa.select(instances).where(
+                    instances.c.scale_set_key == key, instances.c.instance_id.in_(ids),
+                    instances.c.pending_action.is_not(None))).all()
         tokens: dict[str, int | None] = {}
         for row in pending:
             slot = (row.scale_set_key, row.instance_id)
