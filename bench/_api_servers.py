@@ -144,16 +144,32 @@ class Scaleset:
         shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
-class Floor:
-    """bench/_api_floor.py: Starlette + uvicorn as `scaleset serve` runs them, one JSON route."""
+class _Helper:
+    """A server of the benchmark's own in a directory of its own: the floor, or moto."""
 
-    def __init__(self, scale_set: Any, page: Any, pin: set[int] | None) -> None:
-        self.dir = Path(tempfile.mkdtemp(prefix="scaleset-api-floor-"))
-        (self.dir / "body.json").write_text(json.dumps({"other": scale_set, "page": page}))
-        self.log = self.dir / "floor.log"
+    def __init__(self, prefix: str, log: str, pin: set[int] | None) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix=prefix))
+        self.log = self.dir / log
         self.pin = pin
         self.process: subprocess.Popen[bytes] | None = None
         self.url = ""
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def stop(self) -> None:
+        _stop(self.process)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Floor(_Helper):
+    """bench/_api_floor.py: Starlette + uvicorn as `scaleset serve` runs them, one JSON route."""
+
+    def __init__(self, scale_set: Any, page: Any, pin: set[int] | None) -> None:
+        super().__init__("scaleset-api-floor-", "floor.log", pin)
+        (self.dir / "body.json").write_text(json.dumps({"other": scale_set, "page": page}))
 
     def start(self, timeout: float = 30.0) -> None:
         port_file = self.dir / "port"
@@ -166,14 +182,6 @@ class Floor:
             time.sleep(0.05)
         self.url = f"http://127.0.0.1:{port_file.read_text().strip()}"
 
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
-    def stop(self) -> None:
-        _stop(self.process)
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def moto_available() -> str | None:
@@ -192,15 +200,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-class Moto:
+class Moto(_Helper):
     """moto's server mode (werkzeug, threaded, as `moto_server` runs it) with one Auto Scaling group."""
 
     def __init__(self, pin: set[int] | None) -> None:
-        self.dir = Path(tempfile.mkdtemp(prefix="scaleset-api-moto-"))
-        self.log = self.dir / "moto.log"
-        self.pin = pin
-        self.process: subprocess.Popen[bytes] | None = None
-        self.url = ""
+        super().__init__("scaleset-api-moto-", "moto.log", pin)
 
     def start(self, timeout: float = 60.0) -> None:
         port = _free_port()
@@ -233,11 +237,3 @@ class Moto:
     def path(self) -> str:
         return f"/?Action=DescribeAutoScalingGroups&AutoScalingGroupNames.member.1={ASG_NAME}&Version=2011-01-01"
 
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
-    def stop(self) -> None:
-        _stop(self.process)
-        shutil.rmtree(self.dir, ignore_errors=True)

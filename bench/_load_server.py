@@ -116,12 +116,15 @@ class Server:
     ca: str = ""
     subscription: str = ""
 
+    def flags(self) -> list[str]:
+        """`serve`'s flags besides the data dir: the scene's, every wait shortened to its pace."""
+        return ["--port", "0", "--tls-self-signed", "--token", TOKEN, "--driver", self.scene.driver, "--log-level", "warning",
+                "--retry-after-ms", "200", "--status-interval", f"{self.scene.probe_interval:g}",
+                "--probe-interval", f"{self.scene.probe_interval:g}", "--health-wait", f"{self.scene.health_wait:g}",
+                "--page-size", str(self.scene.page_size)]
+
     def start(self, timeout: float = 60.0) -> None:
-        command = [sys.executable, "-m", "scaleset.cli.main", "serve", "--data-dir", str(self.data_dir), "--port", "0",
-                   "--tls-self-signed", "--token", TOKEN, "--driver", self.scene.driver, "--log-level", "warning",
-                   "--retry-after-ms", "200", "--status-interval", f"{self.scene.probe_interval:g}",
-                   "--probe-interval", f"{self.scene.probe_interval:g}", "--health-wait", f"{self.scene.health_wait:g}",
-                   "--page-size", str(self.scene.page_size)]
+        command = [sys.executable, "-m", "scaleset.cli.main", "serve", "--data-dir", str(self.data_dir), *self.flags()]
         log = (self.data_dir / "server.log").open("ab")
         self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         endpoint = self.data_dir / "endpoint.json"
@@ -289,9 +292,10 @@ def list_all(server: Server, client: httpx.Client, path: str) -> list[dict[str, 
     return items
 
 
-def wait_upgrade_end(server: Server, client: httpx.Client, *, timeout: float) -> dict[str, Any]:
+def wait_upgrade_end(server: Server, client: httpx.Client, *, timeout: float, group: str = "bench", name: str = "web",
+                     interval: float = 0.5) -> dict[str, Any]:
     """rollingUpgrades/latest once the run has ended (polled twice a second, as a watching client)."""
-    url = f"{server.vmss('bench', 'web')}/rollingUpgrades/latest"
+    url = f"{server.vmss(group, name)}/rollingUpgrades/latest"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         response = client.get(url, params={"api-version": COMPUTE})
@@ -299,7 +303,7 @@ def wait_upgrade_end(server: Server, client: httpx.Client, *, timeout: float) ->
             body = response.json()
             if body["properties"]["runningStatus"]["code"] in ("Completed", "Faulted", "Cancelled"):
                 return body
-        time.sleep(0.5)
+        time.sleep(interval)
     raise RuntimeError(f"the upgrade did not end within {timeout:.0f} s")
 
 

@@ -17,12 +17,10 @@ import io
 import json
 import os
 import sqlite3
-import subprocess
 import sys
 import tarfile
 import tempfile
 import threading
-import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -96,24 +94,8 @@ class ProductionServer(Server):
 
     extra: tuple[str, ...] = ()
 
-    def start(self, timeout: float = 60.0) -> None:
-        command = [sys.executable, "-m", "scaleset.cli.main", "serve", "--data-dir", str(self.data_dir), *SERVER_FLAGS,
-                   *self.extra]
-        log = (self.data_dir / "server.log").open("ab")
-        self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        endpoint = self.data_dir / "endpoint.json"
-        deadline = time.monotonic() + timeout
-        while not endpoint.exists():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"the server did not start:\n{self.log_tail()}")
-            time.sleep(0.05)
-        time.sleep(0.05)
-        info = json.loads(endpoint.read_text())
-        self.url, self.ca = info["url"], info["ca"]
-        with self.client() as client:
-            subs = _check(client.get("/subscriptions", params={"api-version": "2022-12-01"}), (200,))
-            self.subscription = subs.json()["value"][0]["subscriptionId"]
+    def flags(self) -> list[str]:
+        return [*SERVER_FLAGS, *self.extra]
 
 
 def new_server(instances: int, extra: tuple[str, ...] = ()) -> ProductionServer:

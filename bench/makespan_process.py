@@ -38,7 +38,7 @@ import time
 from pathlib import Path
 
 from _common import header, median, poll_http, ratio
-from _load_server import COMPUTE, list_all, _check
+from _load_server import COMPUTE, _check, list_all, wait_upgrade_end
 from _makespan_process_scene import (APP_PORT, GROUP, HEALTH_EXTENSION, NAME, SERVER_FLAGS, PhaseWatcher, app_events,
                                      artifact, cpu_seconds, epoch, new_server, publish, set_up)
 
@@ -122,25 +122,17 @@ async def measure_floor(folder: Path, block: int, warmup: float, batch: int, lon
 def run_upgrade(server, warmup: float, watcher: PhaseWatcher, timeout: float) -> tuple[dict, float, float]:
     """Publish 1.0.1 and wait for the run to end: (rollingUpgrades/latest with "ended", the run's
     osUpgradeHistory runningStatus; the publish sent; the end seen), times in epoch seconds."""
-    url = f"{server.vmss(GROUP, NAME)}/rollingUpgrades/latest"
     with server.client() as client:
         watcher.start()
         sent = time.time()
         publish(server, client, "1.0.1", warmup)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            response = client.get(url, params={"api-version": COMPUTE})
-            if response.status_code == 200:
-                body = response.json()
-                if body["properties"]["runningStatus"]["code"] in ("Completed", "Faulted", "Cancelled"):
-                    seen = time.time()
-                    # latest has no endTime (as in Azure); the history entry of the run has both.
-                    history = _check(client.get(f"{server.vmss(GROUP, NAME)}/osUpgradeHistory",
-                                                params={"api-version": COMPUTE}), (200,)).json()["value"]
-                    body["ended"] = history[0]["properties"]["runningStatus"]
-                    return body, sent, seen
-            time.sleep(0.1)
-    raise RuntimeError(f"the upgrade did not end within {timeout:.0f} s")
+        body = wait_upgrade_end(server, client, timeout=timeout, group=GROUP, name=NAME, interval=0.1)
+        seen = time.time()
+        # latest has no endTime (as in Azure); the history entry of the run has both.
+        history = _check(client.get(f"{server.vmss(GROUP, NAME)}/osUpgradeHistory",
+                                    params={"api-version": COMPUTE}), (200,)).json()["value"]
+        body["ended"] = history[0]["properties"]["runningStatus"]
+        return body, sent, seen
 
 
 def batches_of(watcher: PhaseWatcher) -> list[dict[str, float | tuple[int, ...]]]:

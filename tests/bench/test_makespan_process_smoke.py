@@ -31,6 +31,7 @@ def test_makespan_process_quick_form_runs_the_upgrade_and_prints_its_ratio() -> 
         line = re.search(rf"^{label} \(.*\) +{NUMBER} +{NUMBER} +{NUMBER}$", done.stdout, re.M)
         assert line, output
         span, bound, ratio = (float(x) for x in line.groups())
-        assert abs(ratio - span / bound) < 2e-3, line[0]
+        # The seconds are printed to 0.01 and the ratio to 0.001: the ratio of the printed ones may differ that much.
+        assert abs(ratio - span / bound) <= 0.005 * (1 + ratio) / bound + 0.0005, line[0]
     assert re.search(r"^verdict: (PASS|MISS) ", done.stdout, re.M), output
     assert done.returncode in (0, 1), output  # 1 is a MISS, which is a figure, not a failure
