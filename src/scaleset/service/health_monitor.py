@@ -39,6 +39,9 @@ from scaleset.upgrade.runs import ACTIVE
 log = logging.getLogger(__name__)
 
 _VERDICT_REFRESH = 30.0  # seconds: how stale the evidence other replicas show may get
+# Seconds between reads of the store when nothing nudged the watch: what changes without a nudge
+# here is another replica's writes (intents for our scale sets, a PATCH of a probe).
+_REREAD = 10.0
 _WATCH_COLUMNS = (instances.c.scale_set_key, instances.c.instance_id, instances.c.action_seq, instances.c.pending_action,
                   instances.c.private_ip, instances.c.machine_key, instances.c.power_state, instances.c.extensions)
 
@@ -155,10 +158,11 @@ class HealthMonitor:
 
     async def look(self) -> None:
         """One round: probe what is due, judge the rest by state. What is watched is read from the
-        store when nudged and every status interval, and from memory in between: with thousands
-        of instances, a read of them all costs far more than the round itself."""
+        store when nudged (an intent written, an action ended, a machine's state observed to
+        change) and every _REREAD seconds, and from memory in between: with thousands of
+        instances, a read of them all costs far more than the round itself."""
         now = self.ctx.clock.now()
-        if self._read_at is not None and self.ctx.clock.monotonic() - self._read_at < self.ctx.settings.status_interval:
+        if self._read_at is not None and self.ctx.clock.monotonic() - self._read_at < _REREAD:
             while self._due and self._due[0][0] <= now:
                 _, _, slot = heapq.heappop(self._due)
                 if (watched := self._watched.get(slot)) is not None:

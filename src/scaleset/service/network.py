@@ -48,6 +48,7 @@ class NetworkResources:
                 conn.execute(resources.insert().values(
                     key=key, subscription_id=sub.lower(), group_key=group.lower(), type_key=f"microsoft.network/{type_key}",
                     body=stored, created_at=self.ctx.clock.now()))
+        self.ctx.wake()  # its probe may be a scale set's health probe: the health watch reads it anew
         return stored, not existed
 
     def get(self, sub: str, group: str, type_key: str, name: str) -> dict[str, Any]:
