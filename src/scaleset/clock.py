@@ -121,16 +121,18 @@ def _others_runnable() -> bool:
     return bool(ready)
 
 
-async def sleep_or_until(clock: Clock, seconds: float, event: asyncio.Event) -> None:
-    """Sleep `seconds` on `clock`, or less when `event` is set meanwhile (or already)."""
-    if event.is_set():
-        return
-    waits = [asyncio.ensure_future(event.wait()), asyncio.ensure_future(clock.sleep(seconds))]
-    try:
-        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for wait in waits:
-            wait.cancel()
+async def sleep_or_until(clock: Clock, seconds: float, event: asyncio.Event, *, gather: float = 0.0) -> None:
+    """Sleep `seconds` on `clock`, or less when `event` is set meanwhile (or already): then
+    `gather` seconds more, so that a burst of sets is seen as one."""
+    if not event.is_set():
+        waits = [asyncio.ensure_future(event.wait()), asyncio.ensure_future(clock.sleep(seconds))]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
+    if event.is_set() and gather:
+        await clock.sleep(gather)
 
 
 async def every(clock: Clock, seconds: Callable[[], float], step: Callable[[], Awaitable[None]], *, what: str,
@@ -150,6 +152,4 @@ async def every(clock: Clock, seconds: Callable[[], float], step: Callable[[], A
         if nudge is None:
             await clock.sleep(seconds())
         else:
-            await sleep_or_until(clock, seconds(), nudge)
-            if nudge.is_set() and gather:
-                await clock.sleep(gather)
+            await sleep_or_until(clock, seconds(), nudge, gather=gather)

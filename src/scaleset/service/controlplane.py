@@ -55,8 +55,7 @@ class ControlPlane:
         self.images.published.append(self.upgrades.on_published)
         self.health.changed.append(self.upgrades.runner.nudge)
         self.ctx.acted = self._acted
-        wake_reconciler = self.ctx.wake
-        self.ctx.wake = lambda: (wake_reconciler(), self.health.nudge())  # intents written: machines change
+        self.ctx.wake = self._intents_written
         self.scale_sets.updated.append(self.upgrades.on_updated)
         self._rounds: asyncio.Task[None] | None = None
 
@@ -105,6 +104,11 @@ class ControlPlane:
         if queued:
             self.upgrades.trigger()
         self.deployments.fail(orphaned)
+
+    def _intents_written(self) -> None:
+        """The reconciler carries them out, and the machines they name change: the health watch looks."""
+        self.reconciler.wake()
+        self.health.nudge()
 
     def _acted(self, scale_set_key: str) -> None:
         self.health.nudge()

@@ -180,8 +180,7 @@ class HealthMonitor:
                 model = ScaleSetModel.from_body(scale_set.name, scale_set.body)
                 if model.automatic_os_upgrade or model.upgrade_mode == "Rolling" or scale_set.key in running:
                     specs[scale_set.key] = self._spec(conn, scale_set.body, model)
-            # One read of the few columns a verdict needs, for every watched scale set at once: with
-            # thousands of instances this runs twice a second.
+            # One read of the few columns a verdict needs, for every watched scale set at once.
             rows = conn.execute(sa.select(*_WATCH_COLUMNS).order_by(instances.c.scale_set_key)).all() if specs else []
         for row in rows:
             if row.scale_set_key in specs:

@@ -308,7 +308,7 @@ class Reconciler:
                     conn.execute(instances.update()
                                  .where(instances.c.machine_key == change["key"], instances.c.pending_action.is_(None))
                                  .values(power_state=change["power_state"], extensions=change["extensions"]))
-            self.ctx.acted(scale_set_key)  # a machine changed by itself (it stopped, say): its health may have
+            self.ctx.acted(scale_set_key)  # a machine changed by itself (it stopped, say): so may its health
 
     def _store_extensions(self, row: sa.Row[Any], status: InstanceStatus) -> None:
         """Keep extension progress visible while provisioning waits on it."""

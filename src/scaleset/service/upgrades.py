@@ -26,7 +26,8 @@ from scaleset.store.tables import instances, operations as operations_table, pub
 from scaleset.upgrade import planner, runs
 from scaleset.upgrade.planner import Member, Progress
 from scaleset.upgrade.policy import effective_policy
-from scaleset.upgrade.runner import HealthView, Runner
+from scaleset.upgrade.ports import HealthView
+from scaleset.upgrade.runner import Runner
 
 log = logging.getLogger(__name__)
 

@@ -17,9 +17,9 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -30,6 +30,7 @@ from scaleset.store.tables import instances
 from scaleset.upgrade import planner, runs
 from scaleset.upgrade.planner import Member, Progress
 from scaleset.upgrade.policy import policy_from_json
+from scaleset.upgrade.ports import Actions, HealthView
 
 log = logging.getLogger(__name__)
 
@@ -38,31 +39,6 @@ _GATHER = 0.01  # seconds a nudged run waits for the nudges that come with the f
 # What a run reads of its scale set's instances, each time it looks (not the JSON columns).
 _RUN_COLUMNS = (instances.c.instance_id, instances.c.pending_action, instances.c.action_seq, instances.c.zone,
                 instances.c.update_domain, instances.c.provisioning_state, instances.c.last_error, instances.c.image_urn)
-
-
-class Actions(Protocol):
-    """What the runner asks of the layer above: intents and operation records."""
-
-    def reimage(self, conn: sa.Connection, scale_set_key: str, targets: dict[int, str], op_id: str | None) -> None:
-        """Write reimage intents: instance id -> image urn."""
-
-    def surge(self, conn: sa.Connection, scale_set_key: str, count: int, image_urn: str, op_id: str | None) -> list[int]:
-        """maxSurge: create `count` new instances on `image_urn`; returns their ids."""
-
-    def delete(self, conn: sa.Connection, scale_set_key: str, ids: list[int], op_id: str | None) -> None:
-        """Write delete intents."""
-
-    def finish(self, conn: sa.Connection, op_id: str | None, status: str, error: dict[str, Any] | None) -> None:
-        """End the run's long-running operation."""
-
-    def wake(self) -> None:
-        """New intents were written."""
-
-
-class HealthView(Protocol):
-    def healthy(self, scale_set_key: str, action_seqs: Mapping[int, int] | None = None) -> dict[int, bool | None]:
-        """Each instance's health: True, False, or None while its verdict is not in yet (or, given
-        the instances' action_seq, is of the machine before its last action)."""
 
 
 class Runner:
@@ -122,10 +98,8 @@ class Runner:
                 if moved:
                     self.on_change(run_id)
                 else:
-                    await sleep_or_until(self.clock, self._patience(run), nudged)
-                    if nudged.is_set():
-                        # A batch's instances report one by one: let the burst gather, so it costs one look.
-                        await self.clock.sleep(_GATHER)
+                    # A batch's instances report one by one: let the burst gather, so it costs one look.
+                    await sleep_or_until(self.clock, self._patience(run), nudged, gather=_GATHER)
         finally:
             if key is not None and self._nudges.get(key) is nudged:
                 del self._nudges[key]
