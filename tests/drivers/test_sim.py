@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import math
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -269,3 +270,29 @@ async def test_an_installed_sim_image_is_normalized_json(sim: Sim) -> None:
     document = json.loads((sim.tmp_path / "dest" / "image.json").read_text())
     assert document == {"bootSeconds": 2.0, "reimageSeconds": 60.0, "warmupSeconds": 0.0, "healthy": True,
                         "failCreate": False, "failReimage": False, "extensionsFail": False}  # fmt: skip
+
+
+async def test_it_reports_each_change_of_a_machine_to_its_watchers_until_they_stop(sim: Sim) -> None:
+    reported: list[str] = []
+    unwatch = sim.driver.watch(reported.append)
+    spec = sim.spec(await sim.image("1"))
+    await sim.driver.create(spec)
+    assert reported == [spec.key, spec.key]  # starting, then running
+    sim.driver.inject(spec.key, healthy=False)
+    await sim.driver.stop(spec.key)
+    assert reported == [spec.key] * 4
+    unwatch()
+    await sim.driver.start(spec.key)
+    assert len(reported) == 4
+
+
+async def test_a_health_answer_holds_until_the_warm_up_ends_then_until_a_change(sim: Sim) -> None:
+    spec = sim.spec(await sim.image("1", warmupSeconds=30))
+    await sim.driver.create(spec)
+    up = sim.clock.monotonic()
+    assert sim.driver.quiet_until(spec.key) == up + 30  # unhealthy until warm, then healthy
+    await sim.clock.sleep(30)
+    assert sim.driver.quiet_until(spec.key) == math.inf  # healthy until something changes it
+    sim.driver.inject(spec.key, healthy=False)
+    assert sim.driver.quiet_until(spec.key) == math.inf
+    assert sim.driver.quiet_until("no-such-machine") == math.inf

@@ -10,6 +10,7 @@ server process adopts the machines an earlier one made.
 from __future__ import annotations
 
 import abc
+import math
 from dataclasses import dataclass, field
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
@@ -180,6 +181,19 @@ class Driver(abc.ABC):
             return unreachable(str(error), clock)
         return await probe_once(host, spec, port=port, client=client, clock=clock,
                                 accepted=self.tcp_accept_check(key, spec.port))
+
+    def watch(self, listener: Callable[[str], None]) -> Callable[[], None] | None:
+        """Have `listener` called with a machine's key whenever its power, extension or health
+        state changes, and get back how to stop. None from a driver that cannot tell (the
+        default): the control plane then looks at its machines and probes them every interval.
+        A driver that can (the simulator) spares it that work for machines that change nothing."""
+        return None
+
+    def quiet_until(self, key: str) -> float:
+        """For a driver that reports changes (`watch`): until when (`clock.monotonic()`) the
+        machine's health answer stays what it is unless a change is reported; inf when only a
+        reported change can alter it. Others cannot say: their answers may change at any time."""
+        return -math.inf
 
     async def close(self) -> None:
         """Release what the driver holds in this process; machines keep running."""

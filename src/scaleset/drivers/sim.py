@@ -8,6 +8,8 @@ sets boot and reimage times, health, and faults that hit every machine made from
 from __future__ import annotations
 
 import asyncio
+import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +74,10 @@ class SimDriver(Driver):
 
     Operations on one key are not queued: a later call overtakes an earlier one still waiting on
     the clock, which then returns without acting (a stop during a start wins).
+
+    It reports every change of a machine's states (`watch`) and knows until when its health answer
+    holds (`quiet_until`: until its app has warmed up, then until something changes it), so a
+    machine that changes nothing costs the control plane nothing between two changes.
     """
 
     name = "sim"
@@ -85,6 +91,7 @@ class SimDriver(Driver):
         self._images: dict[Path, SimImage] = {}
         self._faults: dict[str, set[str]] = {}
         self._fences = FenceBook()  # in memory: replicas sharing a simulator share one process
+        self._watchers: list[Callable[[str], None]] = []
         if root is not None:
             self._load(root / "machines.json")
 
@@ -99,10 +106,12 @@ class SimDriver(Driver):
             return
         image = self._image(spec.image)
         machine = self._machines[spec.key] = _Machine(spec, image, PowerState.STARTING)
+        self._changed(spec.key)
         if not await self._wait(spec.key, machine, image.boot_seconds):
             return
         if image.fail_create or self._take_fault(spec.key, "create"):
             del self._machines[spec.key]
+            self._changed(spec.key)
             raise DriverError(f"simulated failure creating {spec.key!r} from {spec.image.urn}")
         self._run(machine)
 
@@ -115,11 +124,13 @@ class SimDriver(Driver):
         image = self._image(spec.image)
         machine.power = PowerState.STARTING
         machine.extensions = _transitioning(spec)
+        self._changed(spec.key)
         if not await self._wait(spec.key, machine, image.reimage_seconds):
             return
         if image.fail_reimage or self._take_fault(spec.key, "reimage"):
             machine.power = PowerState.STOPPED
             machine.extensions = _settled(machine.extensions)
+            self._changed(spec.key)
             raise DriverError(f"simulated failure reimaging {spec.key!r} to {spec.image.urn}")
         machine.spec, machine.image, machine.urn, machine.healthy = spec, image, spec.image.urn, None
         self._run(machine)
@@ -145,6 +156,7 @@ class SimDriver(Driver):
             raise DriverError(f"simulated failure deleting {key!r}")
         machine.op += 1
         del self._machines[key]
+        self._changed(key)
 
     async def status(self, key: str) -> InstanceStatus:
         machine = self._machines.get(key)
@@ -161,6 +173,17 @@ class SimDriver(Driver):
         return ProbeAnswer(at=(clock or self._clock).now(), ok=ok, status_code=200 if ok else 503, latency_ms=0.0,
                            error=None if ok else "HTTP 503",
                            app_state=("Healthy" if ok else "Unhealthy") if spec.rich else None)
+
+    def watch(self, listener: Callable[[str], None]) -> Callable[[], None]:
+        self._watchers.append(listener)
+        return lambda: self._watchers.remove(listener) if listener in self._watchers else None
+
+    def quiet_until(self, key: str) -> float:
+        machine = self._machines.get(key)
+        if machine is None or machine.power is not PowerState.RUNNING or machine.healthy is not None:
+            return math.inf
+        warm = machine.running_since + machine.image.warmup_seconds
+        return warm if machine.image.healthy and warm > self._clock.monotonic() else math.inf
 
     async def close(self) -> None:
         self.snapshot()
@@ -195,6 +218,8 @@ class SimDriver(Driver):
             machine.power = PowerState(power_state)
             if machine.power is not PowerState.RUNNING:
                 machine.extensions = _settled(machine.extensions)
+        if healthy is not None or power_state is not None:
+            self._changed(key)
 
     def data_disk(self, key: str, lun: int) -> dict[str, str]:
         machine = self._existing(key)
@@ -218,13 +243,16 @@ class SimDriver(Driver):
         if machine.power in (PowerState.RUNNING, PowerState.STARTING):
             return
         machine.power = PowerState.STARTING
+        self._changed(key)
         if not await self._wait(key, machine, machine.image.boot_seconds):
             return
         if self._take_fault(key, "start"):
             machine.power = PowerState.STOPPED
+            self._changed(key)
             raise DriverError(f"simulated failure starting {key!r}")
         machine.power = PowerState.RUNNING
         machine.running_since = self._clock.monotonic()
+        self._changed(key)
 
     def _power_off(self, key: str, machine: _Machine, power: PowerState, *, op: str = "stop") -> None:
         if self._take_fault(key, op):
@@ -233,6 +261,7 @@ class SimDriver(Driver):
         if not (power is PowerState.STOPPED and machine.power is PowerState.DEALLOCATED):
             machine.power = power
         machine.extensions = _settled(machine.extensions)
+        self._changed(key)
 
     async def _wait(self, key: str, machine: _Machine, seconds: float) -> bool:
         """Spend `seconds` on the clock; False if another operation overtook this one meanwhile."""
@@ -250,6 +279,11 @@ class SimDriver(Driver):
         else:
             outcome = ExtensionState.SUCCEEDED, "simulated"
         machine.extensions = tuple(ExtensionStatus(e.name, *outcome) for e in machine.spec.extensions)
+        self._changed(machine.spec.key)
+
+    def _changed(self, key: str) -> None:
+        for listener in self._watchers:
+            listener(key)
 
     def _take_fault(self, key: str, op: str) -> bool:
         faults = self._faults.get(key)

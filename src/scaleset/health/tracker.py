@@ -67,6 +67,13 @@ class HealthTracker:
     def state(self) -> HealthState:
         return self._state
 
+    @property
+    def steady(self) -> bool:
+        """Whether more of the answer it last had would change nothing but a count: k in a row
+        agree, and no grace period is running out."""
+        k = self.spec.number_of_probes
+        return self._state is not HealthState.INITIALIZING and (self._ok_run >= k or self._fail_run >= k)
+
     def reset(self, now: datetime) -> None:
         """The instance was (re)imaged or started: forget what the old one answered."""
         self._answers = ()

@@ -51,8 +51,8 @@ class Context:
     data_dir: Path
     leases: Leases
     settings: Settings = field(default_factory=Settings)
-    # Set by the reconciler: tells it new intents were written.
-    wake: Callable[[], None] = lambda: None
+    # Set by the control plane: intents were written for this scale set (None: maybe for any).
+    wake: Callable[[str | None], None] = lambda _scale_set_key=None: None
     # Set by the control plane: an instance of this scale set finished an action (its outcome is
     # written), which its health watch and its run want to know at once.
     acted: Callable[[str], None] = lambda _scale_set_key: None

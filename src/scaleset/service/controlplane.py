@@ -93,25 +93,29 @@ class ControlPlane:
             alive = self.replicas.heartbeat(conn)
             self.ctx.leases.renew(conn)
         self.health.share_verdicts(len(alive) > 1)
+        self.reconciler.others_alive = len(alive) > 1
         trigger = self.ctx.leases.holds(TRIGGER)
         with self.ctx.db.reading() as conn:
             keys = conn.execute(sa.select(scale_sets.c.key).order_by(scale_sets.c.key)).scalars().all()
             active = runs.active(conn)
             queued = self.upgrades.queued(conn) if trigger else []
             orphaned = self.deployments.interrupted(conn, alive) if trigger else []
+        held = set(self.ctx.leases.held_names())
         self.ctx.leases.balance([TRIGGER, *(scale_set_lease(key) for key in keys)], len(alive))
+        if not set(self.ctx.leases.held_names()) <= held:
+            self._intents_written()  # intents of scale sets just taken over are ours to carry out now
         self.upgrades.adopt(active)
         if queued:
             self.upgrades.trigger()
         self.deployments.fail(orphaned)
 
-    def _intents_written(self) -> None:
+    def _intents_written(self, scale_set_key: str | None = None) -> None:
         """The reconciler carries them out, and the machines they name change: the health watch looks."""
         self.reconciler.wake()
-        self.health.nudge()
+        self.health.nudge(scale_set_key)
 
     def _acted(self, scale_set_key: str) -> None:
-        self.health.nudge()
+        self.health.nudge(scale_set_key)
         self.upgrades.runner.nudge(scale_set_key)
 
     def describe_replicas(self) -> list[dict[str, object]]:

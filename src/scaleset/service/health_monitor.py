@@ -14,6 +14,7 @@ import asyncio
 import heapq
 import itertools
 import logging
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -21,7 +22,7 @@ from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
-from scaleset.clock import every
+from scaleset.clock import every, sleep_or_until
 from scaleset.health.answers import ProbeAnswer
 from scaleset.health.default_health import default_verdict
 from scaleset.health.probe_spec import ProbeSpec
@@ -43,7 +44,32 @@ _VERDICT_REFRESH = 30.0  # seconds: how stale the evidence other replicas show m
 # here is another replica's writes (intents for our scale sets, a PATCH of a probe).
 _REREAD = 10.0
 _WATCH_COLUMNS = (instances.c.scale_set_key, instances.c.instance_id, instances.c.action_seq, instances.c.pending_action,
-                  instances.c.private_ip, instances.c.machine_key, instances.c.power_state, instances.c.extensions)
+                  instances.c.private_ip, instances.c.machine_key, instances.c.power_state)
+_CHUNK = 500  # scale sets per IN (...) of a read
+
+
+def _fingerprints(conn: sa.Connection, keys: list[str] | None) -> dict[str, tuple[Any, ...]]:
+    """Per scale set, what changes with any intent, outcome kept by count, creation or deletion
+    of its instances: one aggregate the database computes without handing us a row each."""
+    query = sa.select(instances.c.scale_set_key, sa.func.count(), sa.func.sum(instances.c.action_seq),
+                      sa.func.sum(instances.c.instance_id), sa.func.count(instances.c.pending_action)
+                      ).group_by(instances.c.scale_set_key)
+    if keys is None:
+        return {row[0]: tuple(row[1:]) for row in conn.execute(query).all()}
+    return {row[0]: tuple(row[1:]) for chunk in range(0, len(keys), _CHUNK)
+            for row in conn.execute(query.where(instances.c.scale_set_key.in_(keys[chunk:chunk + _CHUNK]))).all()}
+
+
+def _watch_rows(conn: sa.Connection, keys: list[str], specs: dict[str, ProbeSpec | None]) -> list[sa.Row[Any]]:
+    """The few columns a verdict needs, of these scale sets' instances; their extensions' states
+    only where no probe judges them (the JSON costs more to decode than the rest of the row)."""
+    rows: list[sa.Row[Any]] = []
+    for probed in (True, False):
+        wanted = [k for k in keys if (specs[k] is not None) == probed]
+        columns = _WATCH_COLUMNS + ((sa.null().label("extensions"),) if probed else (instances.c.extensions,))
+        for chunk in range(0, len(wanted), _CHUNK):
+            rows += conn.execute(sa.select(*columns).where(instances.c.scale_set_key.in_(wanted[chunk:chunk + _CHUNK]))).all()
+    return rows
 
 
 class _Seen(NamedTuple):
@@ -72,6 +98,9 @@ class _Watched:
     settled: bool = False  # answered healthy since it was (re)set
     row: _Seen | None = None  # the instance as last read from the store
     upgrading: bool = False  # a run of its scale set was under way when last read
+    # Not probed until its driver reports a change (it vouched the answer holds); next_probe then
+    # keeps the time it would have been probed next, so probing resumes in step.
+    quiet: bool = False
 
 
 class HealthMonitor:
@@ -86,6 +115,12 @@ class HealthMonitor:
         self._sharing = True  # whether other replicas are alive to read what we write
         self._look_now = asyncio.Event()
         self._read_at: float | None = None  # clock.monotonic() of the last read of the store
+        self._reread: set[str] = set()  # scale sets whose instances to read at the next look
+        self._prints: dict[str, tuple[Any, ...]] = {}  # a fingerprint of each watched scale set's instances
+        self._specs: dict[str, ProbeSpec | None] = {}  # the probe each watched scale set's instances had
+        self._running: set[str] = set()  # scale sets with a run under way, at the last read
+        # key -> (body, whether gated on health, its probe): a probe is worked out once per body.
+        self._bodies: dict[str, tuple[dict[str, Any], bool, ProbeSpec | None]] = {}
         self._settling = 0  # instances probed as they settle (_settle)
         # (next probe, tie-break, instance): what comes due between two reads of the store. An entry
         # whose instance was reset or went meanwhile is skipped when it comes up.
@@ -93,19 +128,28 @@ class HealthMonitor:
         self._order = itertools.count()
         # Called with a scale set's key when one of its instances' health state changed.
         self.changed: list[Callable[[str], None]] = []
+        # A driver that reports its machines' changes spares probes while an answer cannot change.
+        self._unwatch = ctx.driver.watch(self._machine_changed)
+        self._by_machine: dict[str, tuple[str, int]] = {}  # machine key -> slot, for those reports
+        self._waking: dict[tuple[str, int], asyncio.Event] = {}  # set on a report about a settling instance
 
     def start(self) -> None:
         # A batch's instances end their actions one by one: gather them into one read of the store.
         self._task = asyncio.create_task(every(self.ctx.clock, lambda: self.ctx.settings.health_tick, self.look,
                                                what="health watch", nudge=self._look_now, gather=0.01))
 
-    def nudge(self) -> None:
+    def nudge(self, scale_set_key: str | None = None) -> None:
         """Read the store and look now: an action was asked for or has ended (its first probe is
-        then due at once)."""
-        self._read_at = None
+        then due at once). Only that scale set's instances are read when it is named."""
+        if scale_set_key is None:
+            self._read_at = None
+        else:
+            self._reread.add(scale_set_key)
         self._look_now.set()
 
     async def stop(self) -> None:
+        if self._unwatch is not None:
+            self._unwatch()
         tasks = [t for t in (self._task, *self._probes) if t is not None]
         for task in tasks:
             task.cancel()
@@ -120,8 +164,15 @@ class HealthMonitor:
         or when given the instances' action_seq, while it was made before the instance's last action
         (the watch has not seen the action yet: what it knows is of the machine as it was)."""
         found: dict[int, bool | None] = {}
-        for instance_id, verdict in self._verdicts(scale_set_key).items():
-            watched = self._watched.get((scale_set_key, instance_id))
+        if self._probing(scale_set_key):
+            members = self._by_set.get(scale_set_key, {})
+            # Only those asked about: a run waiting on its batch asks after a few of a thousand.
+            judged = [(i, members[i].verdict, members[i]) for i in (members if action_seqs is None else action_seqs)
+                      if i in members]
+        else:
+            judged = [(i, verdict, None) for i, verdict in self._verdicts(scale_set_key).items()
+                      if action_seqs is None or i in action_seqs]
+        for instance_id, verdict, watched in judged:
             stale = action_seqs is not None and watched is not None and watched.action_seq != action_seqs.get(instance_id)
             if stale or verdict is None or verdict.state in (HealthState.UNKNOWN, HealthState.INITIALIZING):
                 found[instance_id] = None
@@ -157,45 +208,82 @@ class HealthMonitor:
     # -- the watch ------------------------------------------------------------------------------
 
     async def look(self) -> None:
-        """One round: probe what is due, judge the rest by state. What is watched is read from the
-        store when nudged (an intent written, an action ended, a machine's state observed to
-        change) and every _REREAD seconds, and from memory in between: with thousands of
-        instances, a read of them all costs far more than the round itself."""
+        """One round: read what changed in the store, then probe what is due. A scale set's
+        instances are read when it is nudged (an intent written, an action ended, a machine's state
+        observed to change), everything when nudged without one, and every _REREAD seconds the
+        scale sets whose instances changed behind our back (another replica's intents): with a
+        million instances, reading them all costs far more than the round itself."""
         now = self.ctx.clock.now()
-        if self._read_at is not None and self.ctx.clock.monotonic() - self._read_at < _REREAD:
-            while self._due and self._due[0][0] <= now:
-                _, _, slot = heapq.heappop(self._due)
-                if (watched := self._watched.get(slot)) is not None:
-                    self._consider(slot[0], watched.row, watched.spec, now, watched.upgrading)
-            return
-        self._read_at = self.ctx.clock.monotonic()
-        seen: set[tuple[str, int]] = set()
+        if self._read_at is None or self.ctx.clock.monotonic() - self._read_at >= _REREAD or self._reread:
+            self._read(now)
+        while self._due and self._due[0][0] <= now:
+            _, _, slot = heapq.heappop(self._due)
+            if (watched := self._watched.get(slot)) is not None:
+                self._consider(slot[0], watched.row, watched.spec, now, watched.upgrading)
+
+    def _read(self, now: datetime) -> None:
+        full, periodic = self._read_at is None, self._read_at is None or self.ctx.clock.monotonic() - self._read_at >= _REREAD
+        if periodic:
+            self._read_at = self.ctx.clock.monotonic()
+        nudged, self._reread = self._reread, set()
         with self.ctx.db.reading() as conn:
-            running = {row.scale_set_key for row in conn.execute(
-                sa.select(upgrade_runs.c.scale_set_key).where(upgrade_runs.c.state.in_(ACTIVE))).all()}
-            specs: dict[str, ProbeSpec | None] = {}
-            for scale_set in conn.execute(sa.select(scale_sets.c.key, scale_sets.c.name, scale_sets.c.body)).all():
-                if not self._probing(scale_set.key):
-                    continue  # another replica probes it
-                model = ScaleSetModel.from_body(scale_set.name, scale_set.body)
-                if model.automatic_os_upgrade or model.upgrade_mode == "Rolling" or scale_set.key in running:
-                    specs[scale_set.key] = self._spec(conn, scale_set.body, model)
-            # One read of the few columns a verdict needs, for every watched scale set at once.
-            rows = conn.execute(sa.select(*_WATCH_COLUMNS).order_by(instances.c.scale_set_key)).all() if specs else []
+            running = set(conn.execute(sa.select(upgrade_runs.c.scale_set_key)
+                                       .where(upgrade_runs.c.state.in_(ACTIVE))).scalars().all())
+            specs = self._watched_sets(conn, None if periodic else nudged, running, fresh=full)
+            if full:
+                keys = set(specs)
+            else:
+                keys = {k for k in nudged if k in specs} | {k for k in specs if (k in running) != (k in self._running)}
+                if periodic:  # what changed without a nudge: its instances' fingerprint tells
+                    prints = _fingerprints(conn, None)
+                    keys |= {k for k in specs if prints.get(k) != self._prints.get(k)}
+            keys |= {k for k in specs if specs[k] != self._specs.get(k, specs[k])}  # a probe changed
+            self._prints.update(_fingerprints(conn, sorted(keys)))
+            rows = _watch_rows(conn, sorted(keys), specs)
+        # Scale sets no longer watched here: deleted, taken over, or no longer gated on health.
+        for key in (set(self._by_set) if periodic else nudged & set(self._by_set)) - set(specs):
+            keys.add(key)
+            self._prints.pop(key, None)
+        self._specs.update(specs)
+        self._running = running
+        seen: dict[str, set[int]] = {key: set() for key in keys}
         for row in rows:
-            if row.scale_set_key in specs:
-                seen.add((row.scale_set_key, row.instance_id))
-                spec = specs[row.scale_set_key]
-                kept = _Seen(row.instance_id, row.action_seq, row.pending_action, row.private_ip, row.machine_key,
-                             row.power_state, row.extensions if spec is None else None)
-                self._consider(row.scale_set_key, kept, spec, now, row.scale_set_key in running)
-        for gone in set(self._watched) - seen:
-            del self._watched[gone]
-            del self._by_set[gone[0]][gone[1]]
-        for key in [k for k, members in self._by_set.items() if not members]:
-            del self._by_set[key]
+            spec = specs[row.scale_set_key]
+            seen[row.scale_set_key].add(row.instance_id)
+            kept = _Seen(row.instance_id, row.action_seq, row.pending_action, row.private_ip, row.machine_key,
+                         row.power_state, row.extensions if spec is None else None)
+            self._consider(row.scale_set_key, kept, spec, now, row.scale_set_key in running)
+        for key, ids in seen.items():
+            members = self._by_set.get(key, {})
+            for gone in [i for i in members if i not in ids]:
+                self._by_machine.pop(self._watched.pop((key, gone)).row.machine_key, None)
+                del members[gone]
+            if not members:
+                self._by_set.pop(key, None)
+                self._specs.pop(key, None)
         if self._sharing:
             self._store_changes()
+
+    def _watched_sets(self, conn: sa.Connection, keys: set[str] | None, running: set[str], *,
+                      fresh: bool) -> dict[str, ProbeSpec | None]:
+        """The probe of each scale set we watch (of those in `keys`, or all): the ones whose lease we
+        hold and whose upgrades are gated on health. A probe is worked out again when the body
+        changed, or (`fresh`) always: a load balancer's probe may have changed."""
+        query = sa.select(scale_sets.c.key, scale_sets.c.name, scale_sets.c.body)
+        if keys is not None:
+            query = query.where(scale_sets.c.key.in_(sorted(keys)))
+        found: dict[str, ProbeSpec | None] = {}
+        for scale_set in conn.execute(query).all():
+            if not self._probing(scale_set.key):
+                continue  # another replica probes it
+            known = self._bodies.get(scale_set.key)
+            if fresh or known is None or known[0] != scale_set.body:
+                model = ScaleSetModel.from_body(scale_set.name, scale_set.body)
+                gated = model.automatic_os_upgrade or model.upgrade_mode == "Rolling"
+                known = self._bodies[scale_set.key] = (scale_set.body, gated, self._spec(conn, scale_set.body, model))
+            if known[1] or scale_set.key in running:
+                found[scale_set.key] = known[2]
+        return found
 
     def _store_changes(self) -> None:
         """Write the verdicts whose state changed since we last wrote them (or written long ago),
@@ -247,6 +335,8 @@ class HealthMonitor:
             watched = _Watched(spec=spec, tracker=tracker, action_seq=row.action_seq, next_probe=now)
             self._watched[key] = self._by_set.setdefault(scale_set_key, {})[row.instance_id] = watched
             self._schedule(key, now)
+            if self._unwatch is not None:
+                self._by_machine[row.machine_key] = key
         watched.row, watched.upgrading = row, upgrading
         if spec is None or watched.tracker is None:
             watched.verdict = default_verdict(row.power_state, row.extensions or [], now=now)
@@ -257,7 +347,7 @@ class HealthMonitor:
             return
         if watched.verdict is None:
             watched.verdict = watched.tracker.verdict(now)
-        if now >= watched.next_probe and not watched.probing:
+        if now >= watched.next_probe and not watched.probing and not watched.quiet:
             watched.probing = True
             settle = upgrading and not watched.settled
             probe = self._settle if settle else self._probe
@@ -272,16 +362,54 @@ class HealthMonitor:
     def _schedule(self, slot: tuple[str, int], when: datetime) -> None:
         heapq.heappush(self._due, (when, next(self._order), slot))
 
-    def _next_probe(self, watched: _Watched, scale_set_key: str, spec: ProbeSpec) -> None:
-        watched.next_probe = self.ctx.clock.now() + timedelta(seconds=self._interval(spec))
-        self._schedule((scale_set_key, watched.row.instance_id), watched.next_probe)
+    def _next_probe(self, watched: _Watched, scale_set_key: str, machine_key: str, spec: ProbeSpec,
+                    probed: datetime) -> None:
+        """After a probe made at `probed`: the next one an interval on, or later while the driver
+        vouches the answer holds, or (quiet) once it reports a change."""
+        step = self._interval(spec)
+        wait = self._quiet_for(watched, machine_key, step)
+        watched.next_probe = probed + timedelta(seconds=step if wait is None else wait)
+        watched.quiet = wait is None
+        if not watched.quiet:
+            self._schedule((scale_set_key, watched.row.instance_id), watched.next_probe)
+
+    def _quiet_for(self, watched: _Watched, machine_key: str, step: float) -> float | None:
+        """Seconds to the next of probes `step` apart that could find a new answer (None: none
+        can before the driver reports a change). Only a driver that reports changes knows; and
+        only once the tracker is steady do more of the same answers change nothing."""
+        if self._unwatch is None or watched.tracker is None or not watched.tracker.steady:
+            return step
+        holds = self.ctx.driver.quiet_until(machine_key) - self.ctx.clock.monotonic()
+        if holds == math.inf:
+            return None
+        return max(step, math.ceil(holds / step) * step)  # in step with the probes it skips
+
+    def _machine_changed(self, machine_key: str) -> None:
+        """The driver reports a change: a quiet (or long-scheduled) instance is probed again when it
+        would have been had it been probed all along."""
+        slot = self._by_machine.get(machine_key)
+        watched = self._watched.get(slot) if slot is not None else None
+        if watched is None or watched.spec is None:
+            return
+        if (wake := self._waking.get(slot)) is not None:
+            wake.set()
+        if watched.probing:
+            return
+        now, step = self.ctx.clock.now(), timedelta(seconds=self._interval(watched.spec))
+        if watched.next_probe < now:
+            watched.next_probe += step * math.ceil((now - watched.next_probe) / step)
+        else:
+            watched.next_probe -= step * ((watched.next_probe - now) // step)
+        watched.quiet = False
+        self._schedule(slot, watched.next_probe)
 
     async def _probe(self, watched: _Watched, scale_set_key: str, machine_key: str, spec: ProbeSpec) -> None:
-        self._next_probe(watched, scale_set_key, spec)
+        probed = self.ctx.clock.now()
         try:
             self._observe(watched, scale_set_key, await self._answer(machine_key, spec))
         finally:
             watched.probing = False
+            self._next_probe(watched, scale_set_key, machine_key, spec, probed)
 
     async def _settle(self, watched: _Watched, scale_set_key: str, machine_key: str, spec: ProbeSpec) -> None:
         """Probe an instance a run waits on until it answers healthy, every settle interval rather
@@ -289,17 +417,30 @@ class HealthMonitor:
         on again, or the run ends."""
         settings, key = self.ctx.settings, (scale_set_key, watched.row.instance_id)
         self._settling += 1
+        wake = self._waking[key] = asyncio.Event()
         try:
             while self._watched.get(key) is watched and watched.upgrading and watched.row.pending_action is None:
+                wake.clear()
                 self._observe(watched, scale_set_key, await self._answer(machine_key, spec))
                 if watched.settled:
                     break
-                await self.ctx.clock.sleep(min(self._interval(spec), max(settings.settle_probe_interval,
-                                                                         self._settling / settings.settle_probe_rate)))
+                step = min(self._interval(spec), max(settings.settle_probe_interval,
+                                                     self._settling / settings.settle_probe_rate))
+                wait = self._quiet_for(watched, machine_key, step)
+                if wait is None:
+                    break  # nothing can change before the driver reports it: quiet till then
+                # Only those probed at the next step count against the rate: not one the driver vouches for.
+                self._settling -= wait > step
+                try:
+                    await sleep_or_until(self.ctx.clock, wait, wake)
+                finally:
+                    self._settling += wait > step
         finally:
             self._settling -= 1
-            self._next_probe(watched, scale_set_key, spec)
+            if self._waking.get(key) is wake:
+                del self._waking[key]
             watched.probing = False
+            self._next_probe(watched, scale_set_key, machine_key, spec, self.ctx.clock.now())
 
     def _observe(self, watched: _Watched, scale_set_key: str, answer: ProbeAnswer) -> None:
         if watched.tracker is None:

@@ -94,7 +94,7 @@ class Instances:
             if intent == "delete":
                 _lower_capacity(conn, scale_set, len(rows))
             operations.settle_open(conn, now)
-        self.ctx.wake()
+        self.ctx.wake(scale_set.key)
         return op
 
     def _select(self, conn: sa.Connection, scale_set: sa.Row[Any], instance_ids: list[str] | None) -> list[sa.Row[Any]]:

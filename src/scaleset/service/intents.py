@@ -40,15 +40,20 @@ def live_instances(conn: sa.Connection, scale_set_key: str) -> list[sa.Row[Any]]
 
 
 def intend(conn: sa.Connection, rows: Iterable[sa.Row[Any]], action: str, op: str, *, image: str | None = None) -> None:
+    """The same intent for every instance in `rows`: one statement per scale set (and per 500)."""
     assert action in ACTIONS, action
+    by_set: dict[str, list[int]] = {}
     for row in rows:
-        conn.execute(
-            instances.update()
-            .where(instances.c.scale_set_key == row.scale_set_key, instances.c.instance_id == row.instance_id)
-            .values(pending_action=action, pending_image=image, pending_op=op,
-                    action_seq=instances.c.action_seq + 1,
-                    provisioning_state=_PROVISIONING.get(action, "Updating"))
-        )
+        by_set.setdefault(row.scale_set_key, []).append(row.instance_id)
+    for key, ids in by_set.items():
+        for chunk in range(0, len(ids), 500):
+            conn.execute(
+                instances.update()
+                .where(instances.c.scale_set_key == key, instances.c.instance_id.in_(ids[chunk:chunk + 500]))
+                .values(pending_action=action, pending_image=image, pending_op=op,
+                        action_seq=instances.c.action_seq + 1,
+                        provisioning_state=_PROVISIONING.get(action, "Updating"))
+            )
 
 
 def resize(conn: sa.Connection, scale_set: sa.Row[Any], model: ScaleSetModel, op: str, now: datetime, *,
@@ -75,17 +80,18 @@ def add_instances(conn: sa.Connection, scale_set: sa.Row[Any], model: ScaleSetMo
     """New instances with the next ids and addresses, intended to be created on `image_urn`."""
     next_id = scale_set.next_instance_id
     next_ip = (conn.execute(sa.select(sa.func.max(instances.c.ip_index))).scalar() or 0) + 1
-    for offset in range(count):
-        instance_id = next_id + offset
-        conn.execute(instances.insert().values(
-            scale_set_key=scale_set.key, instance_id=instance_id, vm_id=str(uuid.uuid4()),
-            machine_key=f"{scale_set.name.lower()}-{scale_set.unique_id[:8]}-{instance_id}",
+    if count:
+        conn.execute(instances.insert(), [dict(
+            scale_set_key=scale_set.key, instance_id=next_id + offset, vm_id=str(uuid.uuid4()),
+            machine_key=f"{scale_set.name.lower()}-{scale_set.unique_id[:8]}-{next_id + offset}",
             ip_index=next_ip + offset, private_ip=private_ip(next_ip + offset, block=address_block),
-            zone=model.zones[instance_id % len(model.zones)] if model.zones else None,
-            update_domain=instance_id % UPDATE_DOMAINS, fault_domain=instance_id % max(1, model.fault_domain_count),
+            zone=model.zones[(next_id + offset) % len(model.zones)] if model.zones else None,
+            update_domain=(next_id + offset) % UPDATE_DOMAINS,
+            fault_domain=(next_id + offset) % max(1, model.fault_domain_count),
             model_version=scale_set.model_version, image_urn=None, provisioning_state="Creating",
             power_state="starting", extensions=[], last_error=None,
-            pending_action="create", pending_image=image_urn, pending_op=op, action_seq=1, created_at=now))
+            pending_action="create", pending_image=image_urn, pending_op=op, action_seq=1, created_at=now)
+            for offset in range(count)])
     conn.execute(scale_sets.update().where(scale_sets.c.key == scale_set.key).values(next_instance_id=next_id + count))
     return list(range(next_id, next_id + count))
 
@@ -97,13 +103,16 @@ def apply_model(conn: sa.Connection, scale_set: sa.Row[Any], model: ScaleSetMode
     The OS disk is made anew from the model's image. With version "latest" an instance keeps the
     exact version it runs: only an OS upgrade moves it to a newer one.
     """
+    targets: dict[str, list[sa.Row[Any]]] = {}
     for row in rows:
         current = ImageReference.from_urn(row.image_urn) if row.image_urn else None
         if current is not None and model.image.is_latest and current.same_image(model.image):
             target = current
         else:
             target = resolve(conn, scale_set.location, model.image)
-        intend(conn, [row], "reimage", op, image=target.urn)
+        targets.setdefault(target.urn, []).append(row)
+    for urn, same in targets.items():
+        intend(conn, same, "reimage", op, image=urn)
 
 
 def resolve(conn: sa.Connection, location: str, ref: ImageReference) -> ImageReference:

@@ -21,25 +21,16 @@ import sqlalchemy as sa
 
 from scaleset.clock import every
 from scaleset.drivers.fencing import Fenced
-from scaleset.drivers.base import ExtensionSpec, ExtensionState, ImageArtifact, InstanceSpec, InstanceStatus, PowerState
-from scaleset.images import catalog
+from scaleset.drivers.base import ExtensionState, InstanceStatus, PowerState
 from scaleset.images.artifacts import ArtifactStore
-from scaleset.model.image_reference import ImageReference
-from scaleset.model.scale_set import ScaleSetModel
-from scaleset.service import bodies, operations
+from scaleset.service import machine_specs
 from scaleset.service.context import Context
-from scaleset.service.intents import instance_computer_name
+from scaleset.service.machine_specs import SpecTemplate
+from scaleset.service.outcomes import Outcome, Outcomes
 from scaleset.store.leases import LeaseLost, scale_set_lease
-from scaleset.service.network import backend_ports, health_probe_of
-from scaleset.store.tables import instances, scale_sets
+from scaleset.store.tables import instances
 
 log = logging.getLogger(__name__)
-
-_POWER_AFTER = {
-    "create": PowerState.RUNNING, "reimage": PowerState.RUNNING, "start": PowerState.RUNNING,
-    "restart": PowerState.RUNNING, "stop": PowerState.STOPPED, "deallocate": PowerState.DEALLOCATED,
-}
-
 
 class Reconciler:
     def __init__(self, ctx: Context, artifacts: ArtifactStore) -> None:
@@ -48,11 +39,23 @@ class Reconciler:
         self._wakeup = asyncio.Event()
         self._inflight: dict[tuple[str, int], asyncio.Task[None]] = {}
         self._limit = asyncio.Semaphore(ctx.driver.parallel_operations)
+        self._outcomes = Outcomes(ctx)
+        # What the next dispatch reads: every intent (after a wake), or only the instances whose
+        # action just ended (a newer intent may wait behind it): a batch of hundreds ends one by one.
+        self._rescan = True
+        self._recheck: set[tuple[str, int]] = set()
+        # Whether other replicas are alive, whose API calls write intents without waking us.
+        self.others_alive = True
         self._tasks: list[asyncio.Task[None]] = []
-        ctx.wake = self.wake
         ctx.leases.lost.append(self._lease_lost)
+        # A driver that reports its machines' changes is asked only about those (and about the
+        # machines whose action just ended); None: every idle machine is looked at each time.
+        self._changed: set[str] | None = None
+        self._unwatch = ctx.driver.watch(self._machine_changed)
+        self._held: set[str] = set()  # the leases held when every idle machine was last looked at
 
     def wake(self) -> None:
+        self._rescan = True
         self._wakeup.set()
 
     def start(self) -> None:
@@ -62,6 +65,8 @@ class Reconciler:
         self._tasks = [asyncio.create_task(t) for t in (self._dispatch_forever(), observing, polling)]
 
     async def stop(self) -> None:
+        if self._unwatch is not None:
+            self._unwatch()
         for task in [*self._tasks, *self._inflight.values()]:
             task.cancel()
         await asyncio.gather(*self._tasks, *self._inflight.values(), return_exceptions=True)
@@ -69,6 +74,7 @@ class Reconciler:
     async def idle(self) -> None:
         """Wait until no intent is pending or in flight (tests and the demo)."""
         while True:
+            self._rescan = True
             self.dispatch()
             if self._inflight:
                 await asyncio.gather(*list(self._inflight.values()), return_exceptions=True)
@@ -87,17 +93,23 @@ class Reconciler:
                 self.dispatch()
             except Exception:  # a store hiccup must not stop the reconciler
                 log.exception("dispatch failed")
+                self._rescan = True  # what it was to read is read at the next dispatch
             await self._wakeup.wait()
 
     async def _poll(self) -> None:
-        self.wake()
+        if self.others_alive or self._rescan:  # or a failed dispatch left something unread
+            self.wake()
 
     def dispatch(self) -> None:
+        rescan, recheck = self._rescan, self._recheck
+        self._rescan, self._recheck = False, set()
         with self.ctx.db.reading() as conn:
-            # The slots first, and whole rows only for those not already in flight: it runs after
-            # every action ends, and a batch of hundreds would read every other one each time.
-            slots = conn.execute(sa.select(instances.c.scale_set_key, instances.c.instance_id)
-                                 .where(instances.c.pending_action.is_not(None))).all()
+            # The slots first, and whole rows only for those not already in flight.
+            if rescan:
+                slots = conn.execute(sa.select(instances.c.scale_set_key, instances.c.instance_id)
+                                     .where(instances.c.pending_action.is_not(None))).all()
+            else:
+                slots = sorted(recheck)
             waiting: dict[str, list[int]] = {}
             for key, instance_id in slots:
                 if (key, instance_id) not in self._inflight:
@@ -108,6 +120,9 @@ class Reconciler:
                     instances.c.scale_set_key == key, instances.c.instance_id.in_(ids),
                     instances.c.pending_action.is_not(None))).all()
         tokens: dict[str, int | None] = {}
+        # The part of a spec every instance of a scale set going to one image shares, worked out
+        # once per dispatch (an exception: the image is gone, which each of them then reports).
+        templates: dict[tuple[str, str], SpecTemplate | Exception] = {}
         for row in pending:
             slot = (row.scale_set_key, row.instance_id)
             if slot in self._inflight:
@@ -118,9 +133,21 @@ class Reconciler:
             token = tokens[row.scale_set_key]
             if token is None:
                 continue  # another replica's
-            task = asyncio.create_task(self._carry_out(row, token))
+            template = None
+            if row.pending_action in ("create", "reimage"):
+                template = templates.get((row.scale_set_key, row.pending_image))
+                if template is None:
+                    template = templates[(row.scale_set_key, row.pending_image)] = self._template(row)
+            task = asyncio.create_task(self._carry_out(row, token, template))
             self._inflight[slot] = task
             task.add_done_callback(lambda _t, slot=slot: self._done(slot))
+
+    def _template(self, row: sa.Row[Any]) -> SpecTemplate | Exception:
+        try:
+            with self.ctx.db.reading() as conn:
+                return machine_specs.template(conn, row.scale_set_key, row.pending_image, self.artifacts, self.ctx.secrets)
+        except Exception as error:  # noqa: BLE001 - the instances' own failure, reported with each
+            return error
 
     def _lease_lost(self, name: str) -> None:
         """Another replica carries this scale set's intents out now: stop ours where they stand (a
@@ -131,18 +158,22 @@ class Reconciler:
 
     def _done(self, slot: tuple[str, int]) -> None:
         self._inflight.pop(slot, None)
-        self.wake()  # a newer intent may be waiting for this instance
+        self._recheck.add(slot)  # a newer intent may be waiting for this instance
+        self._wakeup.set()
 
     # -- one action ---------------------------------------------------------------------------
 
-    async def _carry_out(self, row: sa.Row[Any], token: int) -> None:
+    async def _carry_out(self, row: sa.Row[Any], token: int, template: SpecTemplate | Exception | None) -> None:
         async with self._limit:
-            action, error, model_version = row.pending_action, None, None
+            action, error, model_version, extensions = row.pending_action, None, None, None
             try:
                 if action in ("create", "reimage"):
-                    spec, model_version = self._spec(row)
+                    if isinstance(template, Exception):
+                        raise template
+                    assert template is not None
+                    spec, model_version = template.spec(row), template.model_version
                     await getattr(self.ctx.driver, action)(spec, fence=token)
-                    error = await self._await_extensions(row, {e.name for e in spec.extensions})
+                    error, extensions = await self._await_extensions(row, {e.name for e in spec.extensions})
                 else:
                     await getattr(self.ctx.driver, action)(row.machine_key, fence=token)
             except (asyncio.CancelledError, LeaseLost, Fenced):
@@ -158,13 +189,13 @@ class Reconciler:
                 # A create whose intent a newer one replaced before it was recorded (a crash cut it
                 # short) leaves no image in the store: learn it from the machine.
                 on_disk = await self._image_on_disk(row.machine_key) if row.image_urn is None else None
+            if self._changed is not None:
+                self._changed.add(row.machine_key)  # its states as the action left them are looked at next
             try:
-                self._record(row, error, model_version, on_disk)
+                await self._outcomes.record(Outcome(row, error, model_version, on_disk, extensions))
             except LeaseLost:
                 log.warning("the outcome of %s of %s was not written: the scale set's lease was taken over",
                             action, row.machine_key)
-            else:
-                self.ctx.acted(row.scale_set_key)
 
     async def _power(self, key: str) -> PowerState | None:
         status = await self._status(key)
@@ -182,97 +213,30 @@ class Reconciler:
         except Exception:  # noqa: BLE001 - the driver already failed once; the record says so
             return None
 
-    def _record(self, row: sa.Row[Any], error: dict[str, str] | None, model_version: int | None,
-                on_disk: str | None) -> None:
-        now = self.ctx.clock.now()
-        where = (instances.c.scale_set_key == row.scale_set_key, instances.c.instance_id == row.instance_id)
-        with self.ctx.db.transaction() as conn:
-            self.ctx.leases.fence(conn, scale_set_lease(row.scale_set_key))
-            current = conn.execute(sa.select(instances).where(*where)).first()
-            if current is None:
-                return
-            if error is not None:
-                operations.record_error(conn, row.pending_op, error)
-            if current.action_seq != row.action_seq:
-                # Superseded: the newer intent stays for the next dispatch. What this one laid on
-                # the OS disk is still a fact, and a newer start or stop will not change it.
-                if row.pending_action in ("create", "reimage") and model_version is not None and on_disk is not None:
-                    conn.execute(instances.update().where(*where).values(
-                        image_urn=on_disk,
-                        model_version=model_version if on_disk == row.pending_image else current.model_version))
-                operations.settle_open(conn, now)
-                return
-            if row.pending_action == "delete" and error is None:
-                conn.execute(instances.delete().where(*where))
-            else:
-                values: dict[str, Any] = {
-                    "pending_action": None, "pending_image": None, "pending_op": None,
-                    "provisioning_state": "Failed" if error else "Succeeded",
-                    "last_error": error["message"] if error else None,
-                }
-                if row.pending_action in _POWER_AFTER:
-                    values["power_state"] = str(_POWER_AFTER[row.pending_action])
-                if row.pending_action not in ("create", "reimage") and current.image_urn is None and on_disk is not None:
-                    values["image_urn"] = on_disk
-                if row.pending_action in ("create", "reimage") and model_version is not None and on_disk is not None:
-                    # What the OS disk really holds: a reimage that failed before laying it down
-                    # leaves the instance on its old image.
-                    values["image_urn"] = on_disk
-                    values["model_version"] = model_version if on_disk == row.pending_image else row.model_version
-                conn.execute(instances.update().where(*where).values(**values))
-            operations.settle_open(conn, now)
+    async def _await_extensions(self, row: sa.Row[Any], expected: set[str]
+                                ) -> tuple[dict[str, str] | None, list[dict[str, str]]]:
+        """Provisioning ends when the extensions do; a failed one fails it, as in Azure. Returns
+        the error, if any, and the extensions' states, which the outcome writes.
 
-    def _spec(self, row: sa.Row[Any]) -> tuple[InstanceSpec, int]:
-        with self.ctx.db.reading() as conn:
-            scale_set = conn.execute(sa.select(scale_sets).where(scale_sets.c.key == row.scale_set_key)).one()
-            ref = ImageReference.from_urn(row.pending_image)
-            image = catalog.find(conn, scale_set.location, ref)
-            model = ScaleSetModel.from_body(scale_set.name, scale_set.body)
-            ports = _machine_ports(conn, scale_set.body, model)
-        if image is None:
-            raise RuntimeError(f"image {ref.urn} is no longer in the catalogue")
-        secrets: bodies.Secrets = self.ctx.secrets.decrypt(scale_set.secrets) if scale_set.secrets else {}
-        protected = secrets.get("protectedSettings") or {}
-        spec = InstanceSpec(
-            key=row.machine_key,
-            instance_id=str(row.instance_id),
-            generation=row.action_seq,  # a reimage the driver already did for this intent is not redone
-            computer_name=instance_computer_name(scale_set, row.instance_id),
-            private_ip=row.private_ip,
-            image=ImageArtifact(urn=ref.urn, path=self.artifacts.path(image.artifact)),
-            custom_data=model.custom_data,
-            sku=model.sku_name,
-            ports=ports,
-            data_disk_luns=model.data_disk_luns,
-            extensions=tuple(
-                ExtensionSpec(name=e.name, publisher=e.publisher, type=e.type, type_handler_version=e.type_handler_version,
-                              settings=e.settings, protected_settings=dict(protected.get(e.name) or {}),
-                              provision_after=e.provision_after)
-                for e in model.extensions
-            ),
-        )
-        return spec, scale_set.model_version
-
-    async def _await_extensions(self, row: sa.Row[Any], expected: set[str]) -> dict[str, str] | None:
-        """Provisioning ends when the extensions do; a failed one fails it, as in Azure.
-
-        An extension the driver has not reported on yet counts as still running.
+        An extension the driver has not reported on yet counts as still running; while any runs,
+        their progress is written as it comes.
         """
         key = row.machine_key
         deadline = self.ctx.clock.monotonic() + self.ctx.settings.extension_timeout
         pause = 0.02  # most extensions finish just after the machine is up: look soon, then less often
         while True:
             status = await self.ctx.driver.status(key)
-            self._store_extensions(row, status)
+            states = _extensions_json(status)
             finished = {e.name for e in status.extensions if e.state != ExtensionState.TRANSITIONING}
             if expected <= finished:
                 failed = [e for e in status.extensions if e.state == ExtensionState.FAILED]
                 if failed:
                     return {"code": "VMExtensionProvisioningError",
-                            "message": "; ".join(f"VM has reported a failure when processing extension '{e.name}'. Error message: {e.message}" for e in failed)}
-                return None
+                            "message": "; ".join(f"VM has reported a failure when processing extension '{e.name}'. Error message: {e.message}" for e in failed)}, states
+                return None, states
             if self.ctx.clock.monotonic() > deadline:
-                return {"code": "VMExtensionProvisioningTimeout", "message": f"Extensions of {key} did not finish in time."}
+                return {"code": "VMExtensionProvisioningTimeout", "message": f"Extensions of {key} did not finish in time."}, states
+            self._store_extensions(row, states)
             await self.ctx.clock.sleep(pause)
             pause = min(0.2, 2 * pause)
 
@@ -284,9 +248,22 @@ class Reconciler:
         One read, the driver's answers, then one write of only what changed: with thousands of
         instances most of them change nothing between two looks.
         """
+        query = sa.select(instances.c.scale_set_key, instances.c.machine_key, instances.c.power_state,
+                          instances.c.extensions).where(instances.c.pending_action.is_(None))
+        keys = None
+        if self._unwatch is not None:
+            # Everything at the first look, and when a scale set was taken over: what changed
+            # before was its last holder's to look at.
+            held = set(self.ctx.leases.held_names())
+            if self._changed is not None and held <= self._held:
+                keys = sorted(self._changed)
+            self._changed, self._held = set(), held
         with self.ctx.db.reading() as conn:
-            idle = conn.execute(sa.select(instances.c.scale_set_key, instances.c.machine_key, instances.c.power_state,
-                                          instances.c.extensions).where(instances.c.pending_action.is_(None))).all()
+            if keys is None:
+                idle = conn.execute(query).all()
+            else:
+                idle = [row for chunk in range(0, len(keys), 500)
+                        for row in conn.execute(query.where(instances.c.machine_key.in_(keys[chunk:chunk + 500]))).all()]
         changes: dict[str, list[dict[str, Any]]] = {}
         for row in idle:
             if not self.ctx.leases.holds(scale_set_lease(row.scale_set_key)):
@@ -310,10 +287,13 @@ class Reconciler:
                                  .values(power_state=change["power_state"], extensions=change["extensions"]))
             self.ctx.acted(scale_set_key)  # a machine changed by itself (it stopped, say): so may its health
 
-    def _store_extensions(self, row: sa.Row[Any], status: InstanceStatus) -> None:
+    def _machine_changed(self, machine_key: str) -> None:
+        if self._changed is not None:
+            self._changed.add(machine_key)
+
+    def _store_extensions(self, row: sa.Row[Any], extensions: list[dict[str, str]]) -> None:
         """Keep extension progress visible while provisioning waits on it."""
         key = row.machine_key
-        extensions = _extensions_json(status)
         with self.ctx.db.reading() as conn:
             current = conn.execute(sa.select(instances.c.extensions).where(instances.c.machine_key == key)).scalar()
         if current != extensions:  # compared here: PostgreSQL's json type has no equality operator
@@ -324,15 +304,3 @@ class Reconciler:
 
 def _extensions_json(status: InstanceStatus) -> list[dict[str, str]]:
     return [{"name": e.name, "state": str(e.state), "message": e.message} for e in status.extensions]
-
-
-def _machine_ports(conn: sa.Connection, body: dict[str, Any], model: ScaleSetModel) -> tuple[int, ...]:
-    """The ports of a machine the host must reach: its health probe's and its load balancer's backends."""
-    ports = set(backend_ports(conn, model.health_probe_id)) if model.health_probe_id else set()
-    try:
-        probe = health_probe_of(conn, body, model.health_probe_id)
-    except ValueError:
-        probe = None  # a malformed probe is reported by the health monitor
-    if probe is not None:
-        ports.add(probe.port)
-    return tuple(sorted(ports))

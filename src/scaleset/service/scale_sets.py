@@ -88,7 +88,7 @@ class ScaleSets:
                 row, op = self._update(conn, old, stored, secrets, now)
             operations.settle_open(conn, now)
             row = conn.execute(sa.select(scale_sets).where(scale_sets.c.key == key)).first()
-        self.ctx.wake()
+        self.ctx.wake(key)
         return row, old is None, op
 
     def patch(self, sub: str, group: str, name: str, patch: dict[str, Any]) -> tuple[sa.Row[Any], str]:
@@ -110,7 +110,7 @@ class ScaleSets:
             row, op = self._update(conn, old, merged, secrets, now)
             operations.settle_open(conn, now)
             row = conn.execute(sa.select(scale_sets).where(scale_sets.c.key == old.key)).first()
-        self.ctx.wake()
+        self.ctx.wake(old.key)
         return row, op
 
     def delete(self, sub: str, group: str, name: str) -> str | None:
@@ -123,7 +123,7 @@ class ScaleSets:
                 return None
             op = begin_delete(conn, row, now)
             operations.settle_open(conn, now)
-        self.ctx.wake()
+        self.ctx.wake(row.key)
         return op
 
     # -- the steps ----------------------------------------------------------------------------

@@ -50,7 +50,8 @@ class Upgrades:
         """Carry on the unfinished runs (runs.active) of the scale sets whose lease we hold: after
         a start, a takeover, or a run started by another replica."""
         for run_id, scale_set_key in active:
-            self._drive(run_id, scale_set_key)
+            if run_id not in self._tasks or self._tasks[run_id].done():  # one driven here needs no nudge
+                self._drive(run_id, scale_set_key)
 
     def _lease_lost(self, name: str) -> None:
         for run_id, key in list(self._task_sets.items()):
@@ -312,10 +313,13 @@ class _Actions:
         self.ctx = ctx
 
     def reimage(self, conn: sa.Connection, scale_set_key: str, targets: dict[int, str], op_id: str | None) -> None:
-        rows = conn.execute(sa.select(instances).where(instances.c.scale_set_key == scale_set_key,
-                                                       instances.c.instance_id.in_(list(targets)))).all()
+        rows = conn.execute(sa.select(instances.c.scale_set_key, instances.c.instance_id).where(
+            instances.c.scale_set_key == scale_set_key, instances.c.instance_id.in_(list(targets)))).all()
+        by_image: dict[str, list[sa.Row[Any]]] = {}
         for row in rows:
-            intents.intend(conn, [row], "reimage", op_id or "", image=targets[row.instance_id])
+            by_image.setdefault(targets[row.instance_id], []).append(row)
+        for urn, same in by_image.items():
+            intents.intend(conn, same, "reimage", op_id or "", image=urn)
 
     def surge(self, conn: sa.Connection, scale_set_key: str, count: int, image_urn: str, op_id: str | None) -> list[int]:
         """maxSurge: new instances on the target image, beside the ones they will replace."""
@@ -335,6 +339,6 @@ class _Actions:
                                                          operations_table.c.status == operations.IN_PROGRESS)
                          .values(status=status, error=error, ended_at=self.ctx.clock.now()))
 
-    def wake(self) -> None:
-        self.ctx.wake()
+    def wake(self, scale_set_key: str) -> None:
+        self.ctx.wake(scale_set_key)
 

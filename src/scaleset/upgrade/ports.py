@@ -24,8 +24,8 @@ class Actions(Protocol):
     def finish(self, conn: sa.Connection, op_id: str | None, status: str, error: dict[str, Any] | None) -> None:
         """End the run's long-running operation."""
 
-    def wake(self) -> None:
-        """New intents were written."""
+    def wake(self, scale_set_key: str) -> None:
+        """New intents were written for the scale set."""
 
 
 class HealthView(Protocol):

@@ -66,7 +66,7 @@ class Runner:
         steps = {"next": self._next, "approval": self._approval, "batch": self._batch, "health": self._health,
                  "pause": self._pause, "rollback": self._rollback}
         op_id: str | None = None
-        nudged, key = asyncio.Event(), None
+        nudged, key, last = asyncio.Event(), None, None
         try:
             while True:
                 with self.db.reading() as conn:
@@ -84,6 +84,12 @@ class Runner:
                     return
                 op_id, key = run.op_id, run.scale_set_key
                 self._nudges[key] = nudged
+                if run == last and not nudged.is_set() and not self._due(run):
+                    # A poll that finds nothing new: what a batch waits for (its actions' ends, its
+                    # instances' verdicts) nudges the run, so there is nothing to look at again.
+                    await sleep_or_until(self.clock, self._patience(run), nudged, gather=_GATHER)
+                    continue
+                last = run
                 nudged.clear()  # what happens from here on is seen by this step or wakes the next
                 try:
                     moved = await steps[run.phase](run)
@@ -96,6 +102,7 @@ class Runner:
                     log.exception("upgrade run %s: the %s step failed; trying again", run_id, run.phase)
                     moved = False
                 if moved:
+                    last = None
                     self.on_change(run_id)
                 else:
                     # A batch's instances report one by one: let the burst gather, so it costs one look.
@@ -115,14 +122,14 @@ class Runner:
         if run.paused:
             return False
         with self._writing(run) as conn:
-            self._forget_gone(conn, run)
-        with self.db.reading() as conn:
-            left = any(Progress(m.progress) == Progress.PENDING for m in runs.members(conn, run.id).values())
+            rows, progress = self._read_set(conn, run)
+            self._forget_gone(conn, run, rows, progress)
+        left = any(Progress(m.progress) == Progress.PENDING for m in progress.values())
         if not left:  # nothing to upgrade: done at once, whatever health says
             with self._writing(run) as conn:
                 self._end(conn, run, "Completed", None, now)
             return True
-        members = self._members(run)
+        members = self._members(run, rows, progress)
         if members is None:
             return False  # health verdicts not all in yet: the pre-check would be guessing
         decision = planner.next_batch(members, self._policy(run), first=run.batch_count == 0)
@@ -140,7 +147,7 @@ class Runner:
                     runs.update(conn, run.id, phase="approval", batch=batch, phase_since=now)
                 else:
                     self._launch(conn, run, batch, now)
-        self.actions.wake()
+        self.actions.wake(run.scale_set_key)
         return True
 
     async def _approval(self, run: sa.Row[Any]) -> bool:
@@ -156,7 +163,7 @@ class Runner:
             if not all(members[i].approved for i in batch):
                 return False
             self._launch(conn, run, batch, now)
-        self.actions.wake()
+        self.actions.wake(run.scale_set_key)
         return True
 
     def _launch(self, conn: sa.Connection, run: sa.Row[Any], batch: list[int], now: datetime) -> None:
@@ -182,14 +189,17 @@ class Runner:
     async def _health(self, run: sa.Row[Any]) -> bool:
         if self._policy(run).max_surge:
             return await self._surge_health(run)
+        if self._batch_waits(run):
+            return False
         with self._writing(run) as conn:
-            gone = self._forget_gone(conn, run)
+            rows, progress = self._read_set(conn, run)
+            gone = self._forget_gone(conn, run, rows, progress)
         batch = tuple(i for i in run.batch if i not in gone)  # an instance deleted meanwhile left the batch
-        members = self._members(run, unknown_is_unhealthy=True)
+        members = self._members(run, rows, progress, unknown_is_unhealthy=True)
         assert members is not None
         now = self.clock.now()
         policy = self._policy(run)
-        failed = self._failed_reimages(run)
+        failed = self._failed_reimages(run, rows)
         elapsed = (now - run.phase_since).total_seconds()
         verdict = planner.judge_batch(members, batch, policy, elapsed=elapsed, failed=frozenset(failed))
         if isinstance(verdict, planner.Wait):
@@ -200,13 +210,13 @@ class Runner:
             for instance_id in bad:
                 runs.set_progress(conn, run.id, [instance_id], Progress.FAILED,
                                   error=failed.get(instance_id) or "not healthy within the health wait")
-        members = self._members(run, unknown_is_unhealthy=True)
-        assert members is not None
+        judged = {i: Progress.FAILED if i in bad else Progress.UPGRADED for i in batch}
+        members = [dataclasses.replace(m, progress=judged[m.id]) if m.id in judged else m for m in members]
         outcome = planner.after_batch(members, batch, policy, failed_reimages=frozenset(failed))
         with self._writing(run) as conn:
             if isinstance(outcome, planner.GoOn):
                 # The pause is between batches: after the last one the run ends at once.
-                left = any(Progress(m.progress) == Progress.PENDING for m in runs.members(conn, run.id).values())
+                left = any(Progress(m.progress) == Progress.PENDING and i not in judged for i, m in progress.items())
                 phase = "pause" if policy.pause_between_batches > 0 and left else "next"
                 runs.update(conn, run.id, phase=phase, batch=[], phase_since=now)
             else:
@@ -215,20 +225,35 @@ class Runner:
                     self._begin_rollback(conn, run, outcome.roll_back, error, now)
                 else:
                     self._end(conn, run, "Faulted", error, now)
-        self.actions.wake()
+        self.actions.wake(run.scale_set_key)
         return True
+
+    def _batch_waits(self, run: sa.Row[Any]) -> bool:
+        """Whether the batch is still to be waited on, judged from its own instances alone: the
+        run looks each time one of them changes, and the whole scale set is read only once the
+        batch is judged."""
+        with self.db.reading() as conn:
+            rows = self._instance_rows(conn, run, run.batch)
+        batch = tuple(i for i in run.batch if i in rows and rows[i].pending_action != "delete")
+        health = self.health.healthy(run.scale_set_key, {i: rows[i].action_seq for i in batch})
+        members = [Member(id=i, healthy=bool(health.get(i)), progress=Progress.IN_FLIGHT) for i in batch]
+        failed = frozenset(i for i in batch if rows[i].provisioning_state == "Failed")
+        elapsed = (self.clock.now() - run.phase_since).total_seconds()
+        return isinstance(planner.judge_batch(members, batch, self._policy(run), elapsed=elapsed, failed=failed),
+                          planner.Wait)
 
     async def _surge_health(self, run: sa.Row[Any]) -> bool:
         """maxSurge: once the new instances are judged, the old ones go (or, on a stop that rolls
         back, the new ones go and the old ones keep serving, untouched)."""
         new = tuple(run.batch)
         with self.db.reading() as conn:
-            old = sorted(i for i, m in runs.members(conn, run.id).items() if Progress(m.progress) == Progress.IN_FLIGHT)
-        members = self._members(run, unknown_is_unhealthy=True)
+            rows, progress = self._read_set(conn, run)
+        old = sorted(i for i, m in progress.items() if Progress(m.progress) == Progress.IN_FLIGHT)
+        members = self._members(run, rows, progress, unknown_is_unhealthy=True)
         assert members is not None
         now = self.clock.now()
         policy = self._policy(run)
-        failed = self._failed_reimages(run)
+        failed = self._failed_reimages(run, rows)
         present = {m.id for m in members}
         failed.update({i: "the new instance was deleted before it turned healthy" for i in new if i not in present})
         verdict = planner.judge_batch(members, new, policy, elapsed=(now - run.phase_since).total_seconds(),
@@ -258,7 +283,7 @@ class Runner:
                     left = any(Progress(m.progress) == Progress.PENDING for m in runs.members(conn, run.id).values())
                     phase = "pause" if policy.pause_between_batches > 0 and left else "next"
                     runs.update(conn, run.id, phase=phase, batch=[], phase_since=now)
-        self.actions.wake()
+        self.actions.wake(run.scale_set_key)
         return True
 
     async def _pause(self, run: sa.Row[Any]) -> bool:
@@ -274,9 +299,8 @@ class Runner:
             return False
         now = self.clock.now()
         with self._writing(run) as conn:
-            gone = self._forget_gone(conn, run)
-            members = runs.members(conn, run.id)
-            states = self._instance_rows(conn, run)
+            states, members = self._read_set(conn, run)
+            gone = self._forget_gone(conn, run, states, members)
             good, bad = [], []
             for instance_id in (i for i in run.batch if i not in gone):
                 row = states.get(instance_id)
@@ -324,24 +348,44 @@ class Runner:
             return max(0.0, min(self.poll, self._policy(run).health_wait - elapsed))
         return self.poll
 
+    def _due(self, run: sa.Row[Any]) -> bool:
+        """Whether the run must look again though nothing nudged it and its row is unchanged:
+        unless it waits on its batch (its actions, then its health, both of which nudge it), until
+        the health wait runs out."""
+        if run.phase == "batch":
+            return False
+        if run.phase == "health":
+            return (self.clock.now() - run.phase_since).total_seconds() >= self._policy(run).health_wait
+        return True
+
     def _policy(self, run: sa.Row[Any]) -> planner.Policy:
         return policy_from_json(run.policy)
 
-    def _instance_rows(self, conn: sa.Connection, run: sa.Row[Any]) -> dict[int, sa.Row[Any]]:
-        rows = conn.execute(sa.select(*_RUN_COLUMNS).where(instances.c.scale_set_key == run.scale_set_key)).all()
-        return {row.instance_id: row for row in rows}
+    def _instance_rows(self, conn: sa.Connection, run: sa.Row[Any], ids: list[int] | None = None) -> dict[int, sa.Row[Any]]:
+        """The scale set's instances (those of `ids`, or all) by id."""
+        query = sa.select(*_RUN_COLUMNS).where(instances.c.scale_set_key == run.scale_set_key)
+        if ids is not None:
+            query = query.where(instances.c.instance_id.in_(list(ids)))
+        return {row.instance_id: row for row in conn.execute(query).all()}
 
-    def _forget_gone(self, conn: sa.Connection, run: sa.Row[Any]) -> set[int]:
-        """Members whose instance left the scale set (deleted, or being deleted) leave the run too.
+    def _read_set(self, conn: sa.Connection, run: sa.Row[Any]) -> tuple[dict[int, sa.Row[Any]], dict[int, sa.Row[Any]]]:
+        """The scale set's instances and the run's members, by id: what a judgment reads, once."""
+        return self._instance_rows(conn, run), runs.members(conn, run.id)
+
+    def _forget_gone(self, conn: sa.Connection, run: sa.Row[Any], rows: dict[int, sa.Row[Any]],
+                     progress: dict[int, sa.Row[Any]]) -> set[int]:
+        """Members whose instance left the scale set (deleted, or being deleted) leave the run too
+        (and `progress`).
 
         Only pending and in-flight ones: a member that has had its outcome keeps it, whatever
         happens to its instance after (maxSurge deletes every instance it replaced).
         """
-        rows = self._instance_rows(conn, run)
         unsettled = (str(Progress.PENDING), str(Progress.IN_FLIGHT))
-        gone = {i for i, m in runs.members(conn, run.id).items()
+        gone = {i for i, m in progress.items()
                 if (i not in rows or rows[i].pending_action == "delete") and m.progress in unsettled}
         runs.forget(conn, run.id, sorted(gone))
+        for instance_id in gone:
+            del progress[instance_id]
         return gone
 
     def _pending(self, run: sa.Row[Any]) -> bool:
@@ -350,17 +394,13 @@ class Runner:
                 instances.c.scale_set_key == run.scale_set_key, instances.c.instance_id.in_(list(run.batch)),
                 instances.c.pending_action.is_not(None))).scalar_one() > 0
 
-    def _failed_reimages(self, run: sa.Row[Any]) -> dict[int, str]:
-        with self.db.reading() as conn:
-            rows = self._instance_rows(conn, run)
+    def _failed_reimages(self, run: sa.Row[Any], rows: dict[int, sa.Row[Any]]) -> dict[int, str]:
         return {i: rows[i].last_error or "the reimage failed" for i in run.batch
                 if i in rows and rows[i].provisioning_state == "Failed"}
 
-    def _members(self, run: sa.Row[Any], *, unknown_is_unhealthy: bool = False) -> list[Member] | None:
+    def _members(self, run: sa.Row[Any], rows: dict[int, sa.Row[Any]], progress: dict[int, sa.Row[Any]], *,
+                 unknown_is_unhealthy: bool = False) -> list[Member] | None:
         """The set as the planner sees it; None while some verdict is unknown, unless that counts as unhealthy."""
-        with self.db.reading() as conn:
-            progress = runs.members(conn, run.id)
-            rows = self._instance_rows(conn, run)
         health = self.health.healthy(run.scale_set_key, {i: row.action_seq for i, row in rows.items()})
         members = []
         for instance_id, row in sorted(rows.items()):

@@ -1,0 +1,127 @@
+"""Outcomes of instance actions, written to the store a batch at a time.
+
+An outcome is written only if no newer intent replaced the one carried out meanwhile (action_seq);
+a superseded one still records what it laid on the OS disk. The actions of a batch end together:
+their outcomes are written in one transaction per scale set, under its lease, which costs what
+one of them alone did, not a hundred times that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from scaleset.drivers.base import PowerState
+from scaleset.service import operations
+from scaleset.service.context import Context
+from scaleset.store.leases import scale_set_lease
+from scaleset.store.tables import instances
+
+_POWER_AFTER = {
+    "create": PowerState.RUNNING, "reimage": PowerState.RUNNING, "start": PowerState.RUNNING,
+    "restart": PowerState.RUNNING, "stop": PowerState.STOPPED, "deallocate": PowerState.DEALLOCATED,
+}
+_CURRENT = (instances.c.instance_id, instances.c.action_seq, instances.c.image_urn, instances.c.model_version)
+
+
+@dataclass(slots=True)
+class Outcome:
+    row: sa.Row[Any]  # the instance as its intent was dispatched
+    error: dict[str, str] | None
+    model_version: int | None  # create and reimage: the model version their spec came from
+    on_disk: str | None  # the image the OS disk holds now, when known
+    extensions: list[dict[str, str]] | None = None  # the extensions' states as the action ended, when looked at
+
+
+class Outcomes:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self._queue: dict[str, list[tuple[Outcome, asyncio.Future[None]]]] = {}
+
+    async def record(self, outcome: Outcome) -> None:
+        """Write the outcome, with those of its scale set that end in the same turn of the event
+        loop. Raises LeaseLost when the scale set is no longer ours: nothing is written then."""
+        future = asyncio.get_running_loop().create_future()
+        if not self._queue:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._queue.setdefault(outcome.row.scale_set_key, []).append((outcome, future))
+        await future
+
+    def _flush(self) -> None:
+        queue, self._queue = self._queue, {}
+        for scale_set_key, waiting in queue.items():
+            try:
+                self._write(scale_set_key, [outcome for outcome, _ in waiting])
+            except Exception as error:  # noqa: BLE001 - each waiting action hears of it
+                for _, future in waiting:
+                    if not future.done():
+                        future.set_exception(error)
+                continue
+            for _, future in waiting:
+                if not future.done():
+                    future.set_result(None)
+            self.ctx.acted(scale_set_key)
+
+    def _write(self, scale_set_key: str, outcomes: list[Outcome]) -> None:
+        now = self.ctx.clock.now()
+        ids = [outcome.row.instance_id for outcome in outcomes]
+        with self.ctx.db.transaction() as conn:
+            self.ctx.leases.fence(conn, scale_set_lease(scale_set_key))
+            current = {row.instance_id: row for row in conn.execute(sa.select(*_CURRENT).where(
+                instances.c.scale_set_key == scale_set_key, instances.c.instance_id.in_(ids))).all()}
+            deleted: list[int] = []
+            updates: dict[str, tuple[dict[str, Any], list[int]]] = {}  # the same values, for many instances
+            for outcome in outcomes:
+                row = outcome.row
+                found = current.get(row.instance_id)
+                if found is None:
+                    continue
+                if outcome.error is not None:
+                    operations.record_error(conn, row.pending_op, outcome.error)
+                values = _values(outcome, found)
+                if values is None:
+                    deleted.append(row.instance_id)
+                elif values:
+                    updates.setdefault(json.dumps(values, sort_keys=True), (values, []))[1].append(row.instance_id)
+            where = instances.c.scale_set_key == scale_set_key
+            if deleted:
+                conn.execute(instances.delete().where(where, instances.c.instance_id.in_(deleted)))
+            for values, changed in updates.values():
+                conn.execute(instances.update().where(where, instances.c.instance_id.in_(changed)).values(**values))
+            operations.settle_open(conn, now, {outcome.row.pending_op for outcome in outcomes})
+
+
+def _values(outcome: Outcome, current: sa.Row[Any]) -> dict[str, Any] | None:
+    """What to write on the instance's row; None: delete it."""
+    row, error, on_disk = outcome.row, outcome.error, outcome.on_disk
+    laid = row.pending_action in ("create", "reimage") and outcome.model_version is not None and on_disk is not None
+    if current.action_seq != row.action_seq:
+        # Superseded: the newer intent stays for the next dispatch. What this one laid on the OS
+        # disk is still a fact, and a newer start or stop will not change it.
+        if not laid:
+            return {}
+        return {"image_urn": on_disk,
+                "model_version": outcome.model_version if on_disk == row.pending_image else current.model_version}
+    if row.pending_action == "delete" and error is None:
+        return None
+    values: dict[str, Any] = {
+        "pending_action": None, "pending_image": None, "pending_op": None,
+        "provisioning_state": "Failed" if error else "Succeeded",
+        "last_error": error["message"] if error else None,
+    }
+    if row.pending_action in _POWER_AFTER:
+        values["power_state"] = str(_POWER_AFTER[row.pending_action])
+    if outcome.extensions is not None:
+        values["extensions"] = outcome.extensions
+    if row.pending_action not in ("create", "reimage") and current.image_urn is None and on_disk is not None:
+        values["image_urn"] = on_disk
+    if laid:
+        # What the OS disk really holds: a reimage that failed before laying it down leaves the
+        # instance on its old image.
+        values["image_urn"] = on_disk
+        values["model_version"] = outcome.model_version if on_disk == row.pending_image else row.model_version
+    return values

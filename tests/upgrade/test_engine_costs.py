@@ -1,0 +1,103 @@
+"""The engine's work grows with what changes, not with what exists.
+
+On a driver that reports its machines' changes (the sim), an instance that changes nothing is
+neither probed nor looked at; a batch's intents and outcomes are written a batch at a time; and a
+run waiting on its batch does not read the whole scale set each time it looks. These are what let
+one server upgrade a million simulated instances (bench/scale.py); here they are counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from scaleset.drivers.sim import SimDriver
+from tests.upgrade.engine_kit import SUB, engine
+
+ROLLING = {"mode": "Rolling", "rollingUpgradePolicy": {"maxBatchInstancePercent": 20}}
+
+
+class CountingSim(SimDriver):
+    probes = 0
+    statuses = 0
+
+    async def probe(self, key: str, spec: Any, **kwargs: Any) -> Any:
+        self.probes += 1
+        return await super().probe(key, spec, **kwargs)
+
+    async def status(self, key: str) -> Any:
+        self.statuses += 1
+        return await super().status(key)
+
+
+@contextmanager
+def statements(engine: sa.Engine) -> Iterator[list[str]]:
+    """Every SQL statement the engine sends meanwhile (executemany counts once)."""
+    seen: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(" ".join(statement.split()))
+
+    sa.event.listen(engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", note)
+
+
+async def test_an_idle_healthy_instance_on_the_sim_is_neither_probed_nor_looked_at_until_it_changes(tmp_path: Path) -> None:
+    async with engine(tmp_path, driver_class=CountingSim) as kit:
+        await kit.publish("1.0.0", warmupSeconds=10)
+        await kit.scale_set("web", 5)
+        await kit.clock.sleep(60)
+        _, rows, _ = kit.plane.instances.list(SUB, "rg", "web")
+        key = rows[0].scale_set_key
+        assert set(kit.plane.health.healthy(key).values()) == {True}
+        probes, statuses = kit.driver.probes, kit.driver.statuses
+        await kit.clock.sleep(600)
+        # Probed every 5 s and looked at every 5 s, that would be 600 probes and 600 looks.
+        assert (kit.driver.probes, kit.driver.statuses) == (probes, statuses)
+
+        # A change is seen when probing every 5 s would have seen it, and no later.
+        kit.driver.inject(rows[0].machine_key, healthy=False)
+        injected = kit.clock.monotonic()
+        while kit.plane.health.healthy(key)[rows[0].instance_id] is not False:
+            await kit.clock.sleep(0.25)
+        assert kit.clock.monotonic() - injected <= 5 + 1  # the interval, and one tick of the watch
+        assert kit.driver.probes <= probes + 2
+
+
+async def test_an_upgrade_writes_each_batch_s_intents_and_outcomes_a_batch_at_a_time(tmp_path: Path) -> None:
+    async with engine(tmp_path) as kit:
+        await kit.publish("1.0.0")
+        await kit.scale_set("web", 50, upgrade_policy=dict(ROLLING))
+        await kit.clock.sleep(60)
+        with statements(kit.plane.ctx.db.engine) as seen:
+            await kit.publish("1.0.1", reimageSeconds=60, warmupSeconds=30)
+            await kit.clock.sleep(5 * 95)
+        run, _ = kit.latest("web")
+        assert run.state == "Completed" and run.batch_count == 5
+        assert set(kit.versions("web")) == {"1.0.1"}
+        updates = [s for s in seen if s.startswith("UPDATE instances")]
+        # One by one, it was three per instance (its intent, its extensions, its outcome): 150.
+        assert len(updates) <= 5 * 3, updates
+
+
+async def test_a_run_waiting_on_its_batch_does_not_read_the_whole_scale_set_each_time_it_looks(tmp_path: Path) -> None:
+    async with engine(tmp_path) as kit:
+        await kit.publish("1.0.0")
+        await kit.scale_set("web", 50, upgrade_policy=dict(ROLLING))
+        await kit.clock.sleep(60)
+        with statements(kit.plane.ctx.db.engine) as seen:
+            await kit.publish("1.0.1", reimageSeconds=60, warmupSeconds=30)
+            await kit.clock.sleep(5 * 95)
+        run, _ = kit.latest("web")
+        assert run.state == "Completed"
+        # A read of every instance of the scale set, by anyone: the runner, the health watch, the reconciler.
+        whole = [s for s in seen if "FROM instances" in s and "instance_id IN" not in s
+                 and "machine_key IN" not in s and "count(" not in s and "WHERE" in s]
+        assert len(whole) <= 5 * 10, len(whole)
