@@ -70,7 +70,7 @@ class ExtensionSpec:
     provision_after: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a simulator keeps one for each of a million machines
 class InstanceSpec:
     key: str  # unique on this server; names the machine in every call
     instance_id: str

@@ -92,6 +92,10 @@ class SimDriver(Driver):
         self._faults: dict[str, set[str]] = {}
         self._fences = FenceBook()  # in memory: replicas sharing a simulator share one process
         self._watchers: list[Callable[[str], None]] = []
+        # Shared by every machine in the same state, rather than one copy each: a million
+        # machines share a handful (keyed by extension names and outcome, or by answer).
+        self._statuses: dict[tuple[Any, ...], tuple[ExtensionStatus, ...]] = {}
+        self._answers: dict[tuple[Any, ...], ProbeAnswer] = {}
         if root is not None:
             self._load(root / "machines.json")
 
@@ -169,10 +173,15 @@ class SimDriver(Driver):
 
     async def probe(self, key: str, spec: ProbeSpec, *, client: Any = None, clock: Clock | None = None) -> ProbeAnswer:
         # The simulator has no network: its machines say how they would answer.
-        ok = self.healthy(key)
-        return ProbeAnswer(at=(clock or self._clock).now(), ok=ok, status_code=200 if ok else 503, latency_ms=0.0,
-                           error=None if ok else "HTTP 503",
-                           app_state=("Healthy" if ok else "Unhealthy") if spec.rich else None)
+        ok, at = self.healthy(key), (clock or self._clock).now()
+        found = self._answers.get((at, ok, spec.rich))
+        if found is None:
+            if self._answers and next(iter(self._answers))[0] != at:
+                self._answers.clear()  # only answers of this instant are shared
+            found = self._answers[(at, ok, spec.rich)] = ProbeAnswer(
+                at=at, ok=ok, status_code=200 if ok else 503, latency_ms=0.0, error=None if ok else "HTTP 503",
+                app_state=("Healthy" if ok else "Unhealthy") if spec.rich else None)
+        return found
 
     def watch(self, listener: Callable[[str], None]) -> Callable[[], None]:
         self._watchers.append(listener)
@@ -278,7 +287,9 @@ class SimDriver(Driver):
             outcome = ExtensionState.FAILED, "simulated extension failure (image extensionsFail)"
         else:
             outcome = ExtensionState.SUCCEEDED, "simulated"
-        machine.extensions = tuple(ExtensionStatus(e.name, *outcome) for e in machine.spec.extensions)
+        names = tuple(e.name for e in machine.spec.extensions)
+        machine.extensions = self._statuses.get((names, outcome)) or self._statuses.setdefault(
+            (names, outcome), tuple(ExtensionStatus(name, *outcome) for name in names))
         self._changed(machine.spec.key)
 
     def _changed(self, key: str) -> None:

@@ -111,6 +111,11 @@ class HealthTracker:
             self._become(self._failed_state(), now)
         return self._verdict(now)
 
+    def advance(self, now: datetime) -> HealthState:
+        """The state at `now`: ends the grace period if it is over."""
+        self._expire_grace(now)
+        return self._state
+
     def verdict(self, now: datetime) -> Verdict:
         """The verdict at `now`; ends the grace period if it is over."""
         self._expire_grace(now)

@@ -51,8 +51,10 @@ class Context:
     data_dir: Path
     leases: Leases
     settings: Settings = field(default_factory=Settings)
-    # Set by the control plane: intents were written for this scale set (None: maybe for any).
-    wake: Callable[[str | None], None] = lambda _scale_set_key=None: None
-    # Set by the control plane: an instance of this scale set finished an action (its outcome is
-    # written), which its health watch and its run want to know at once.
-    acted: Callable[[str], None] = lambda _scale_set_key: None
+    # Set by the control plane: intents were written for this scale set (None: maybe for any), for
+    # the instances of the ids given (None: maybe any).
+    wake: Callable[..., None] = lambda _scale_set_key=None, _ids=None: None
+    # Set by the control plane: instances of this scale set (those of the ids given, or any)
+    # finished an action (its outcome is written), which its health watch and its run want to know
+    # at once.
+    acted: Callable[..., None] = lambda _scale_set_key, _ids=None: None

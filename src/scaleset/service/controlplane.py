@@ -109,13 +109,13 @@ class ControlPlane:
             self.upgrades.trigger()
         self.deployments.fail(orphaned)
 
-    def _intents_written(self, scale_set_key: str | None = None) -> None:
+    def _intents_written(self, scale_set_key: str | None = None, ids: list[int] | None = None) -> None:
         """The reconciler carries them out, and the machines they name change: the health watch looks."""
-        self.reconciler.wake()
-        self.health.nudge(scale_set_key)
+        self.reconciler.wake(scale_set_key)
+        self.health.nudge(scale_set_key, ids)
 
-    def _acted(self, scale_set_key: str) -> None:
-        self.health.nudge(scale_set_key)
+    def _acted(self, scale_set_key: str, ids: list[int] | None = None) -> None:
+        self.health.nudge(scale_set_key, ids)
         self.upgrades.runner.nudge(scale_set_key)
 
     def describe_replicas(self) -> list[dict[str, object]]:

@@ -15,14 +15,15 @@ import heapq
 import itertools
 import logging
 import math
-from collections.abc import Callable, Mapping
+import sys
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
-from scaleset.clock import every, sleep_or_until
+from scaleset.clock import every
 from scaleset.health.answers import ProbeAnswer
 from scaleset.health.default_health import default_verdict
 from scaleset.health.probe_spec import ProbeSpec
@@ -60,13 +61,19 @@ def _fingerprints(conn: sa.Connection, keys: list[str] | None) -> dict[str, tupl
             for row in conn.execute(query.where(instances.c.scale_set_key.in_(keys[chunk:chunk + _CHUNK]))).all()}
 
 
-def _watch_rows(conn: sa.Connection, keys: list[str], specs: dict[str, ProbeSpec | None]) -> list[sa.Row[Any]]:
-    """The few columns a verdict needs, of these scale sets' instances; their extensions' states
-    only where no probe judges them (the JSON costs more to decode than the rest of the row)."""
+def _watch_rows(conn: sa.Connection, keys: list[str], specs: dict[str, ProbeSpec | None],
+                ids: list[int] | None = None) -> list[sa.Row[Any]]:
+    """The few columns a verdict needs, of these scale sets' instances (of one scale set's `ids`);
+    their extensions' states only where no probe judges them (the JSON costs more to decode than
+    the rest of the row)."""
     rows: list[sa.Row[Any]] = []
     for probed in (True, False):
         wanted = [k for k in keys if (specs[k] is not None) == probed]
         columns = _WATCH_COLUMNS + ((sa.null().label("extensions"),) if probed else (instances.c.extensions,))
+        if ids is not None and wanted:
+            rows += [row for chunk in range(0, len(ids), _CHUNK) for row in conn.execute(sa.select(*columns).where(
+                instances.c.scale_set_key == wanted[0], instances.c.instance_id.in_(ids[chunk:chunk + _CHUNK]))).all()]
+            continue
         for chunk in range(0, len(wanted), _CHUNK):
             rows += conn.execute(sa.select(*columns).where(instances.c.scale_set_key.in_(wanted[chunk:chunk + _CHUNK]))).all()
     return rows
@@ -93,7 +100,7 @@ class _Watched:
     tracker: HealthTracker | None
     action_seq: int
     next_probe: datetime
-    verdict: Verdict | None = None
+    judged: Verdict | None = None  # without a tracker: the verdict its states give
     probing: bool = field(default=False)
     settled: bool = False  # answered healthy since it was (re)set
     row: _Seen | None = None  # the instance as last read from the store
@@ -101,6 +108,17 @@ class _Watched:
     # Not probed until its driver reports a change (it vouched the answer holds); next_probe then
     # keeps the time it would have been probed next, so probing resumes in step.
     quiet: bool = False
+
+    # The verdict is the tracker's, made when asked for: kept for each of a million instances, it
+    # and its reason cost ~200 bytes an instance.
+    @property
+    def state(self) -> HealthState | None:
+        if self.tracker is not None:
+            return self.tracker.state
+        return self.judged.state if self.judged is not None else None
+
+    def verdict(self, now: datetime) -> Verdict | None:
+        return self.tracker.verdict(now) if self.tracker is not None else self.judged
 
 
 class HealthMonitor:
@@ -115,10 +133,12 @@ class HealthMonitor:
         self._sharing = True  # whether other replicas are alive to read what we write
         self._look_now = asyncio.Event()
         self._read_at: float | None = None  # clock.monotonic() of the last read of the store
-        self._reread: set[str] = set()  # scale sets whose instances to read at the next look
+        # Scale sets whose instances to read at the next look: those of the ids given, or (None) all.
+        self._reread: dict[str, set[int] | None] = {}
         self._prints: dict[str, tuple[Any, ...]] = {}  # a fingerprint of each watched scale set's instances
         self._specs: dict[str, ProbeSpec | None] = {}  # the probe each watched scale set's instances had
         self._running: set[str] = set()  # scale sets with a run under way, at the last read
+        self._keys: dict[str, str] = {}  # each watched scale set's key, one string for all its instances
         # key -> (body, whether gated on health, its probe): a probe is worked out once per body.
         self._bodies: dict[str, tuple[dict[str, Any], bool, ProbeSpec | None]] = {}
         self._settling = 0  # instances probed as they settle (_settle)
@@ -131,20 +151,25 @@ class HealthMonitor:
         # A driver that reports its machines' changes spares probes while an answer cannot change.
         self._unwatch = ctx.driver.watch(self._machine_changed)
         self._by_machine: dict[str, tuple[str, int]] = {}  # machine key -> slot, for those reports
-        self._waking: dict[tuple[str, int], asyncio.Event] = {}  # set on a report about a settling instance
+        # When settling instances the driver vouched for are due again: the watch looks then, not
+        # at its next tick, so a batch is seen healthy as soon as it is.
+        self._wakeups: list[datetime] = []
 
     def start(self) -> None:
         # A batch's instances end their actions one by one: gather them into one read of the store.
-        self._task = asyncio.create_task(every(self.ctx.clock, lambda: self.ctx.settings.health_tick, self.look,
+        self._task = asyncio.create_task(every(self.ctx.clock, self._until_next_look, self.look,
                                                what="health watch", nudge=self._look_now, gather=0.01))
 
-    def nudge(self, scale_set_key: str | None = None) -> None:
+    def nudge(self, scale_set_key: str | None = None, ids: Iterable[int] | None = None) -> None:
         """Read the store and look now: an action was asked for or has ended (its first probe is
-        then due at once). Only that scale set's instances are read when it is named."""
+        then due at once). Only that scale set's instances are read when it is named, and only
+        those of `ids` when they are given."""
         if scale_set_key is None:
             self._read_at = None
+        elif ids is None or self._reread.get(scale_set_key, set()) is None:
+            self._reread[scale_set_key] = None
         else:
-            self._reread.add(scale_set_key)
+            self._reread.setdefault(scale_set_key, set()).update(ids)  # type: ignore[union-attr]
         self._look_now.set()
 
     async def stop(self) -> None:
@@ -167,29 +192,30 @@ class HealthMonitor:
         if self._probing(scale_set_key):
             members = self._by_set.get(scale_set_key, {})
             # Only those asked about: a run waiting on its batch asks after a few of a thousand.
-            judged = [(i, members[i].verdict, members[i]) for i in (members if action_seqs is None else action_seqs)
+            judged = [(i, members[i].state, members[i]) for i in (members if action_seqs is None else action_seqs)
                       if i in members]
         else:
-            judged = [(i, verdict, None) for i, verdict in self._verdicts(scale_set_key).items()
+            judged = [(i, verdict.state if verdict else None, None) for i, verdict in self._verdicts(scale_set_key).items()
                       if action_seqs is None or i in action_seqs]
-        for instance_id, verdict, watched in judged:
+        for instance_id, state, watched in judged:
             stale = action_seqs is not None and watched is not None and watched.action_seq != action_seqs.get(instance_id)
-            if stale or verdict is None or verdict.state in (HealthState.UNKNOWN, HealthState.INITIALIZING):
+            if stale or state is None or state in (HealthState.UNKNOWN, HealthState.INITIALIZING):
                 found[instance_id] = None
             else:
-                found[instance_id] = verdict.state == HealthState.HEALTHY
+                found[instance_id] = state == HealthState.HEALTHY
         return found
 
     def verdict(self, scale_set_key: str, instance_id: int) -> Verdict | None:
         if not self._probing(scale_set_key):
             return self._verdicts(scale_set_key).get(instance_id)
         watched = self._watched.get((scale_set_key, instance_id))
-        return watched.verdict if watched else None
+        return watched.verdict(self.ctx.clock.now()) if watched else None
 
     def _verdicts(self, scale_set_key: str) -> dict[int, Verdict | None]:
         """Ours when we probe the scale set; otherwise what its prober last wrote."""
         if self._probing(scale_set_key):
-            return {i: w.verdict for i, w in self._by_set.get(scale_set_key, {}).items()}
+            now = self.ctx.clock.now()
+            return {i: w.verdict(now) for i, w in self._by_set.get(scale_set_key, {}).items()}
         with self.ctx.db.reading() as conn:
             rows = conn.execute(sa.select(instance_health.c.instance_id, instance_health.c.verdict)
                                 .where(instance_health.c.scale_set_key == scale_set_key)).all()
@@ -225,42 +251,50 @@ class HealthMonitor:
         full, periodic = self._read_at is None, self._read_at is None or self.ctx.clock.monotonic() - self._read_at >= _REREAD
         if periodic:
             self._read_at = self.ctx.clock.monotonic()
-        nudged, self._reread = self._reread, set()
+        nudged, self._reread = self._reread, {}
         with self.ctx.db.reading() as conn:
             running = set(conn.execute(sa.select(upgrade_runs.c.scale_set_key)
                                        .where(upgrade_runs.c.state.in_(ACTIVE))).scalars().all())
-            specs = self._watched_sets(conn, None if periodic else nudged, running, fresh=full)
+            specs = self._watched_sets(conn, None if periodic else set(nudged), running, fresh=full)
             if full:
                 keys = set(specs)
             else:
-                keys = {k for k in nudged if k in specs} | {k for k in specs if (k in running) != (k in self._running)}
+                keys = ({k for k, ids in nudged.items() if ids is None and k in specs}
+                        | {k for k in specs if (k in running) != (k in self._running)})
                 if periodic:  # what changed without a nudge: its instances' fingerprint tells
                     prints = _fingerprints(conn, None)
                     keys |= {k for k in specs if prints.get(k) != self._prints.get(k)}
             keys |= {k for k in specs if specs[k] != self._specs.get(k, specs[k])}  # a probe changed
-            self._prints.update(_fingerprints(conn, sorted(keys)))
+            # Of the others nudged, only the instances named (those whose action ended, say).
+            parts = {k: sorted(ids) for k, ids in nudged.items() if ids is not None and k in specs and k not in keys}
+            self._prints.update(_fingerprints(conn, sorted(keys | set(parts))))
             rows = _watch_rows(conn, sorted(keys), specs)
+            for key, ids in parts.items():
+                rows += _watch_rows(conn, [key], specs, ids)
         # Scale sets no longer watched here: deleted, taken over, or no longer gated on health.
-        for key in (set(self._by_set) if periodic else nudged & set(self._by_set)) - set(specs):
+        for key in (set(self._by_set) if periodic else set(nudged) & set(self._by_set)) - set(specs):
             keys.add(key)
             self._prints.pop(key, None)
         self._specs.update(specs)
         self._running = running
-        seen: dict[str, set[int]] = {key: set() for key in keys}
+        seen: dict[str, set[int]] = {key: set() for key in keys | set(parts)}
         for row in rows:
-            spec = specs[row.scale_set_key]
-            seen[row.scale_set_key].add(row.instance_id)
-            kept = _Seen(row.instance_id, row.action_seq, row.pending_action, row.private_ip, row.machine_key,
-                         row.power_state, row.extensions if spec is None else None)
-            self._consider(row.scale_set_key, kept, spec, now, row.scale_set_key in running)
+            # One string per scale set, and the machine's the driver keeps, not a copy per row and read.
+            key = self._keys.setdefault(row.scale_set_key, row.scale_set_key)
+            spec = specs[key]
+            seen[key].add(row.instance_id)
+            kept = _Seen(row.instance_id, row.action_seq, row.pending_action, sys.intern(row.private_ip),
+                         sys.intern(row.machine_key), sys.intern(row.power_state), row.extensions if spec is None else None)
+            self._consider(key, kept, spec, now, key in running)
         for key, ids in seen.items():
             members = self._by_set.get(key, {})
-            for gone in [i for i in members if i not in ids]:
+            for gone in [i for i in parts.get(key, members) if i in members and i not in ids]:
                 self._by_machine.pop(self._watched.pop((key, gone)).row.machine_key, None)
                 del members[gone]
             if not members:
                 self._by_set.pop(key, None)
                 self._specs.pop(key, None)
+                self._keys.pop(key, None)
         if self._sharing:
             self._store_changes()
 
@@ -289,15 +323,15 @@ class HealthMonitor:
         """Write the verdicts whose state changed since we last wrote them (or written long ago),
         per scale set under its lease (so a replica that lost the lease writes nothing)."""
         changed: dict[str, list[tuple[int, Verdict]]] = {}
-        now_monotonic = self.ctx.clock.monotonic()
+        now, now_monotonic = self.ctx.clock.now(), self.ctx.clock.monotonic()
         for (key, instance_id), watched in list(self._watched.items()):
-            verdict, stored = watched.verdict, self._stored.get((key, instance_id))
-            if verdict is not None and (stored is None or stored[0] != verdict.state
-                                        or now_monotonic - stored[1] > _VERDICT_REFRESH):
+            state, stored = watched.state, self._stored.get((key, instance_id))
+            if state is not None and (stored is None or stored[0] != state or now_monotonic - stored[1] > _VERDICT_REFRESH):
+                verdict = watched.verdict(now)
+                assert verdict is not None
                 changed.setdefault(key, []).append((instance_id, verdict))
         for key in {k for k, _ in self._stored} - {k for k, _ in self._watched}:
             changed.setdefault(key, [])
-        now = self.ctx.clock.now()
         for scale_set_key, verdicts in changed.items():
             try:
                 with self.ctx.db.transaction() as conn:
@@ -339,14 +373,11 @@ class HealthMonitor:
                 self._by_machine[row.machine_key] = key
         watched.row, watched.upgrading = row, upgrading
         if spec is None or watched.tracker is None:
-            watched.verdict = default_verdict(row.power_state, row.extensions or [], now=now)
+            watched.judged = default_verdict(row.power_state, row.extensions or [], now=now)
             return
+        watched.tracker.advance(now)
         if row.pending_action is not None:
-            # Under an action the machine is going away and coming back: nothing to learn yet.
-            watched.verdict = watched.tracker.verdict(now)
-            return
-        if watched.verdict is None:
-            watched.verdict = watched.tracker.verdict(now)
+            return  # under an action the machine is going away and coming back: nothing to learn yet
         if now >= watched.next_probe and not watched.probing and not watched.quiet:
             watched.probing = True
             settle = upgrading and not watched.settled
@@ -391,12 +422,13 @@ class HealthMonitor:
         watched = self._watched.get(slot) if slot is not None else None
         if watched is None or watched.spec is None:
             return
-        if (wake := self._waking.get(slot)) is not None:
-            wake.set()
         if watched.probing:
             return
         now, step = self.ctx.clock.now(), timedelta(seconds=self._interval(watched.spec))
-        if watched.next_probe < now:
+        if watched.upgrading and not watched.settled:
+            watched.next_probe = now  # a run waits on it: at once
+            heapq.heappush(self._wakeups, now)
+        elif watched.next_probe < now:
             watched.next_probe += step * math.ceil((now - watched.next_probe) / step)
         else:
             watched.next_probe -= step * ((watched.next_probe - now) // step)
@@ -417,38 +449,47 @@ class HealthMonitor:
         on again, or the run ends."""
         settings, key = self.ctx.settings, (scale_set_key, watched.row.instance_id)
         self._settling += 1
-        wake = self._waking[key] = asyncio.Event()
+        later: float | None = None  # seconds until the driver says the answer could change
         try:
             while self._watched.get(key) is watched and watched.upgrading and watched.row.pending_action is None:
-                wake.clear()
                 self._observe(watched, scale_set_key, await self._answer(machine_key, spec))
                 if watched.settled:
                     break
                 step = min(self._interval(spec), max(settings.settle_probe_interval,
                                                      self._settling / settings.settle_probe_rate))
                 wait = self._quiet_for(watched, machine_key, step)
-                if wait is None:
-                    break  # nothing can change before the driver reports it: quiet till then
-                # Only those probed at the next step count against the rate: not one the driver vouches for.
-                self._settling -= wait > step
-                try:
-                    await sleep_or_until(self.ctx.clock, wait, wake)
-                finally:
-                    self._settling += wait > step
+                if wait is None or wait > step:
+                    # Nothing can change for a while (or until the driver reports it): the watch
+                    # takes it up again then, rather than a task per instance waiting meanwhile.
+                    later = wait
+                    break
+                await self.ctx.clock.sleep(step)
         finally:
             self._settling -= 1
-            if self._waking.get(key) is wake:
-                del self._waking[key]
             watched.probing = False
-            self._next_probe(watched, scale_set_key, machine_key, spec, self.ctx.clock.now())
+            now = self.ctx.clock.now()
+            if later is None:
+                self._next_probe(watched, scale_set_key, machine_key, spec, now)
+            else:
+                watched.next_probe, watched.quiet = now + timedelta(seconds=later), False
+                self._schedule(key, watched.next_probe)
+                heapq.heappush(self._wakeups, watched.next_probe)
+
+    def _until_next_look(self) -> float:
+        """Seconds to the next look: a tick, or less when a settling instance is due sooner."""
+        now = self.ctx.clock.now()
+        while self._wakeups and self._wakeups[0] <= now:
+            heapq.heappop(self._wakeups)
+        tick = self.ctx.settings.health_tick
+        return min(tick, (self._wakeups[0] - now).total_seconds()) if self._wakeups else tick
 
     def _observe(self, watched: _Watched, scale_set_key: str, answer: ProbeAnswer) -> None:
         if watched.tracker is None:
             return
-        before = watched.verdict.state if watched.verdict is not None else None
-        watched.verdict = watched.tracker.observe(answer)
-        watched.settled |= watched.verdict.state == HealthState.HEALTHY
-        if watched.verdict.state != before:
+        before = watched.state
+        state = watched.tracker.observe(answer).state
+        watched.settled |= state == HealthState.HEALTHY
+        if state != before:
             for changed in self.changed:
                 changed(scale_set_key)
 

@@ -7,6 +7,7 @@ artifact, the size, the ports, the extensions with their decrypted protected set
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,9 +17,8 @@ from scaleset.drivers.base import ExtensionSpec, ImageArtifact, InstanceSpec
 from scaleset.images import catalog
 from scaleset.images.artifacts import ArtifactStore
 from scaleset.model.image_reference import ImageReference
-from scaleset.model.scale_set import ScaleSetModel
+from scaleset.model.scale_set import ScaleSetModel, computer_name
 from scaleset.service import bodies
-from scaleset.service.intents import instance_computer_name
 from scaleset.service.network import backend_ports, health_probe_of
 from scaleset.store.secrets import SecretBox
 from scaleset.store.tables import scale_sets
@@ -39,11 +39,12 @@ class SpecTemplate:
     def spec(self, row: sa.Row[Any]) -> InstanceSpec:
         """The spec of one instance's create or reimage (its row in `instances`)."""
         return InstanceSpec(
-            key=row.machine_key,
+            # Interned: the health watch keeps the same strings for the same machine.
+            key=sys.intern(row.machine_key),
             instance_id=str(row.instance_id),
             generation=row.action_seq,  # a reimage the driver already did for this intent is not redone
-            computer_name=instance_computer_name(self.scale_set, row.instance_id),
-            private_ip=row.private_ip,
+            computer_name=computer_name(self.model.computer_name_prefix, row.instance_id),
+            private_ip=sys.intern(row.private_ip),
             image=self.image,
             custom_data=self.model.custom_data,
             sku=self.model.sku_name,

@@ -64,7 +64,7 @@ class Outcomes:
             for _, future in waiting:
                 if not future.done():
                     future.set_result(None)
-            self.ctx.acted(scale_set_key)
+            self.ctx.acted(scale_set_key, [outcome.row.instance_id for outcome, _ in waiting])
 
     def _write(self, scale_set_key: str, outcomes: list[Outcome]) -> None:
         now = self.ctx.clock.now()

@@ -32,6 +32,13 @@ from scaleset.store.tables import instances
 
 log = logging.getLogger(__name__)
 
+# What carrying an intent out reads of its instance (its JSON columns are not needed: a batch's
+# rows are kept while its actions run).
+_ACTION_COLUMNS = (instances.c.scale_set_key, instances.c.instance_id, instances.c.machine_key, instances.c.private_ip,
+                   instances.c.pending_action, instances.c.pending_image, instances.c.pending_op, instances.c.action_seq,
+                   instances.c.image_urn, instances.c.model_version)
+
+
 class Reconciler:
     def __init__(self, ctx: Context, artifacts: ArtifactStore) -> None:
         self.ctx = ctx
@@ -40,9 +47,11 @@ class Reconciler:
         self._inflight: dict[tuple[str, int], asyncio.Task[None]] = {}
         self._limit = asyncio.Semaphore(ctx.driver.parallel_operations)
         self._outcomes = Outcomes(ctx)
-        # What the next dispatch reads: every intent (after a wake), or only the instances whose
-        # action just ended (a newer intent may wait behind it): a batch of hundreds ends one by one.
+        # What the next dispatch reads: every intent (after a wake), those of the scale sets woken
+        # for, and the instances whose action just ended (a newer intent may wait behind it): a
+        # batch of hundreds ends one by one, and a thousand scale sets each wake it for theirs.
         self._rescan = True
+        self._rescan_sets: set[str] = set()
         self._recheck: set[tuple[str, int]] = set()
         # Whether other replicas are alive, whose API calls write intents without waking us.
         self.others_alive = True
@@ -54,8 +63,12 @@ class Reconciler:
         self._unwatch = ctx.driver.watch(self._machine_changed)
         self._held: set[str] = set()  # the leases held when every idle machine was last looked at
 
-    def wake(self) -> None:
-        self._rescan = True
+    def wake(self, scale_set_key: str | None = None) -> None:
+        """Look for intents: those of the scale set named, or any."""
+        if scale_set_key is None:
+            self._rescan = True
+        else:
+            self._rescan_sets.add(scale_set_key)
         self._wakeup.set()
 
     def start(self) -> None:
@@ -101,22 +114,23 @@ class Reconciler:
             self.wake()
 
     def dispatch(self) -> None:
-        rescan, recheck = self._rescan, self._recheck
-        self._rescan, self._recheck = False, set()
+        rescan, sets, recheck = self._rescan, self._rescan_sets, self._recheck
+        self._rescan, self._rescan_sets, self._recheck = False, set(), set()
         with self.ctx.db.reading() as conn:
             # The slots first, and whole rows only for those not already in flight.
+            query = sa.select(instances.c.scale_set_key, instances.c.instance_id).where(instances.c.pending_action.is_not(None))
             if rescan:
-                slots = conn.execute(sa.select(instances.c.scale_set_key, instances.c.instance_id)
-                                     .where(instances.c.pending_action.is_not(None))).all()
+                slots = conn.execute(query).all()
             else:
-                slots = sorted(recheck)
+                slots = sorted(recheck) + [slot for key in sorted(sets) for slot in conn.execute(
+                    query.where(instances.c.scale_set_key == key)).all()]
             waiting: dict[str, list[int]] = {}
             for key, instance_id in slots:
                 if (key, instance_id) not in self._inflight:
                     waiting.setdefault(key, []).append(instance_id)
             pending = []
             for key, ids in waiting.items():
-                pending += conn.execute(sa.select(instances).where(
+                pending += conn.execute(sa.select(*_ACTION_COLUMNS).where(
                     instances.c.scale_set_key == key, instances.c.instance_id.in_(ids),
                     instances.c.pending_action.is_not(None))).all()
         tokens: dict[str, int | None] = {}

@@ -24,8 +24,8 @@ class Actions(Protocol):
     def finish(self, conn: sa.Connection, op_id: str | None, status: str, error: dict[str, Any] | None) -> None:
         """End the run's long-running operation."""
 
-    def wake(self, scale_set_key: str) -> None:
-        """New intents were written for the scale set."""
+    def wake(self, scale_set_key: str, ids: list[int] | None = None) -> None:
+        """New intents were written for the scale set (for the instances of `ids`, when given)."""
 
 
 class HealthView(Protocol):

@@ -133,6 +133,7 @@ class Runner:
         if members is None:
             return False  # health verdicts not all in yet: the pre-check would be guessing
         decision = planner.next_batch(members, self._policy(run), first=run.batch_count == 0)
+        touched = None  # the instances given intents, when known
         with self._writing(run) as conn:
             if isinstance(decision, planner.Done):
                 self._end(conn, run, "Completed", None, now)
@@ -146,8 +147,8 @@ class Runner:
                     # Deferred: the batch waits until each of its instances is approved.
                     runs.update(conn, run.id, phase="approval", batch=batch, phase_since=now)
                 else:
-                    self._launch(conn, run, batch, now)
-        self.actions.wake(run.scale_set_key)
+                    touched = self._launch(conn, run, batch, now)
+        self.actions.wake(run.scale_set_key, touched)
         return True
 
     async def _approval(self, run: sa.Row[Any]) -> bool:
@@ -162,12 +163,13 @@ class Runner:
                 return True
             if not all(members[i].approved for i in batch):
                 return False
-            self._launch(conn, run, batch, now)
-        self.actions.wake(run.scale_set_key)
+            touched = self._launch(conn, run, batch, now)
+        self.actions.wake(run.scale_set_key, touched)
         return True
 
-    def _launch(self, conn: sa.Connection, run: sa.Row[Any], batch: list[int], now: datetime) -> None:
+    def _launch(self, conn: sa.Connection, run: sa.Row[Any], batch: list[int], now: datetime) -> list[int]:
         """Start a chosen batch: reimage it in place, or (maxSurge) create its replacements first.
+        Returns the instances given intents.
 
         With maxSurge the run's batch is the new instances (their health is what is waited on);
         the ones they replace are the members in flight.
@@ -175,9 +177,10 @@ class Runner:
         if self._policy(run).max_surge:
             new = self.actions.surge(conn, run.scale_set_key, len(batch), run.target_urn, run.op_id)
             runs.update(conn, run.id, phase="batch", batch=new, phase_since=now)
-        else:
-            runs.update(conn, run.id, phase="batch", batch=batch, phase_since=now)
-            self.actions.reimage(conn, run.scale_set_key, {i: run.target_urn for i in batch}, run.op_id)
+            return new
+        runs.update(conn, run.id, phase="batch", batch=batch, phase_since=now)
+        self.actions.reimage(conn, run.scale_set_key, {i: run.target_urn for i in batch}, run.op_id)
+        return batch
 
     async def _batch(self, run: sa.Row[Any]) -> bool:
         if self._pending(run):
@@ -225,7 +228,8 @@ class Runner:
                     self._begin_rollback(conn, run, outcome.roll_back, error, now)
                 else:
                     self._end(conn, run, "Faulted", error, now)
-        self.actions.wake(run.scale_set_key)
+        if isinstance(outcome, planner.Stop) and outcome.roll_back:
+            self.actions.wake(run.scale_set_key, list(outcome.roll_back))  # a batch that goes on wrote no intents
         return True
 
     def _batch_waits(self, run: sa.Row[Any]) -> bool:
