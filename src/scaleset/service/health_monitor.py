@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import json
 import itertools
 import logging
 import math
 import sys
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -33,104 +33,29 @@ from scaleset.health.tracker import HealthTracker
 from scaleset.health.verdicts import HealthState, Verdict
 from scaleset.model.scale_set import ScaleSetModel
 from scaleset.service.context import Context
-from scaleset.store.leases import LeaseLost, scale_set_lease
+from scaleset.store.leases import scale_set_lease
+from scaleset.service.health_store import SharedVerdicts, fingerprints, watch_rows
+from scaleset.service.watched import Seen, Watched
 from scaleset.service.network import health_probe_of
-from scaleset.store.tables import instance_health, instances, scale_sets, upgrade_runs
+from scaleset.store.tables import instance_health, scale_sets, upgrade_runs
 from scaleset.upgrade.runs import ACTIVE
 
 log = logging.getLogger(__name__)
 
-_VERDICT_REFRESH = 30.0  # seconds: how stale the evidence other replicas show may get
 # Seconds between reads of the store when nothing nudged the watch: what changes without a nudge
 # here is another replica's writes (intents for our scale sets, a PATCH of a probe).
 _REREAD = 10.0
-_WATCH_COLUMNS = (instances.c.scale_set_key, instances.c.instance_id, instances.c.action_seq, instances.c.pending_action,
-                  instances.c.private_ip, instances.c.machine_key, instances.c.power_state)
-_CHUNK = 500  # scale sets per IN (...) of a read
-
-
-def _fingerprints(conn: sa.Connection, keys: list[str] | None) -> dict[str, tuple[Any, ...]]:
-    """Per scale set, what changes with any intent, outcome kept by count, creation or deletion
-    of its instances: one aggregate the database computes without handing us a row each."""
-    query = sa.select(instances.c.scale_set_key, sa.func.count(), sa.func.sum(instances.c.action_seq),
-                      sa.func.sum(instances.c.instance_id), sa.func.count(instances.c.pending_action)
-                      ).group_by(instances.c.scale_set_key)
-    if keys is None:
-        return {row[0]: tuple(row[1:]) for row in conn.execute(query).all()}
-    return {row[0]: tuple(row[1:]) for chunk in range(0, len(keys), _CHUNK)
-            for row in conn.execute(query.where(instances.c.scale_set_key.in_(keys[chunk:chunk + _CHUNK]))).all()}
-
-
-def _watch_rows(conn: sa.Connection, keys: list[str], specs: dict[str, ProbeSpec | None],
-                ids: list[int] | None = None) -> list[sa.Row[Any]]:
-    """The few columns a verdict needs, of these scale sets' instances (of one scale set's `ids`);
-    their extensions' states only where no probe judges them (the JSON costs more to decode than
-    the rest of the row)."""
-    rows: list[sa.Row[Any]] = []
-    for probed in (True, False):
-        wanted = [k for k in keys if (specs[k] is not None) == probed]
-        columns = _WATCH_COLUMNS + ((sa.null().label("extensions"),) if probed else (instances.c.extensions,))
-        if ids is not None and wanted:
-            rows += [row for chunk in range(0, len(ids), _CHUNK) for row in conn.execute(sa.select(*columns).where(
-                instances.c.scale_set_key == wanted[0], instances.c.instance_id.in_(ids[chunk:chunk + _CHUNK]))).all()]
-            continue
-        for chunk in range(0, len(wanted), _CHUNK):
-            rows += conn.execute(sa.select(*columns).where(instances.c.scale_set_key.in_(wanted[chunk:chunk + _CHUNK]))).all()
-    return rows
-
-
-class _Seen(NamedTuple):
-    """What the watch keeps of an instance between two reads of the store: a few fields, not the
-    row (a row and its decoded JSON cost ~2.5 KB an instance)."""
-
-    instance_id: int
-    action_seq: int
-    pending_action: str | None
-    private_ip: str
-    machine_key: str
-    power_state: str
-    extensions: list[dict[str, Any]] | None  # only for an instance judged by its states (no probe)
-
-
-@dataclass(slots=True)
-class _Watched:
-    """One instance under watch: its tracker, and what it was when the tracker was (re)set."""
-
-    spec: ProbeSpec | None
-    tracker: HealthTracker | None
-    action_seq: int
-    next_probe: datetime
-    judged: Verdict | None = None  # without a tracker: the verdict its states give
-    probing: bool = field(default=False)
-    settled: bool = False  # answered healthy since it was (re)set
-    row: _Seen | None = None  # the instance as last read from the store
-    upgrading: bool = False  # a run of its scale set was under way when last read
-    # Not probed until its driver reports a change (it vouched the answer holds); next_probe then
-    # keeps the time it would have been probed next, so probing resumes in step.
-    quiet: bool = False
-
-    # The verdict is the tracker's, made when asked for: kept for each of a million instances, it
-    # and its reason cost ~200 bytes an instance.
-    @property
-    def state(self) -> HealthState | None:
-        if self.tracker is not None:
-            return self.tracker.state
-        return self.judged.state if self.judged is not None else None
-
-    def verdict(self, now: datetime) -> Verdict | None:
-        return self.tracker.verdict(now) if self.tracker is not None else self.judged
 
 
 class HealthMonitor:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
-        self._watched: dict[tuple[str, int], _Watched] = {}
-        self._by_set: dict[str, dict[int, _Watched]] = {}  # the same, by scale set: what a run asks for
+        self._watched: dict[tuple[str, int], Watched] = {}
+        self._by_set: dict[str, dict[int, Watched]] = {}  # the same, by scale set: what a run asks for
         self._client: Prober | None = None
         self._task: asyncio.Task[None] | None = None
         self._probes: set[asyncio.Task[None]] = set()
-        self._stored: dict[tuple[str, int], tuple[HealthState, float]] = {}  # (state, when) last written, per instance
-        self._sharing = True  # whether other replicas are alive to read what we write
+        self._shared = SharedVerdicts(ctx)
         self._look_now = asyncio.Event()
         self._read_at: float | None = None  # clock.monotonic() of the last read of the store
         # Scale sets whose instances to read at the next look: those of the ids given, or (None) all.
@@ -140,7 +65,7 @@ class HealthMonitor:
         self._running: set[str] = set()  # scale sets with a run under way, at the last read
         self._keys: dict[str, str] = {}  # each watched scale set's key, one string for all its instances
         # key -> (body, whether gated on health, its probe): a probe is worked out once per body.
-        self._bodies: dict[str, tuple[dict[str, Any], bool, ProbeSpec | None]] = {}
+        self._bodies: dict[str, tuple[Any, bool, ProbeSpec | None]] = {}
         self._settling = 0  # instances probed as they settle (_settle)
         # (next probe, tie-break, instance): what comes due between two reads of the store. An entry
         # whose instance was reset or went meanwhile is skipped when it comes up.
@@ -222,11 +147,7 @@ class HealthMonitor:
         return {row.instance_id: Verdict.from_json(row.verdict) for row in rows}
 
     def share_verdicts(self, others_alive: bool) -> None:
-        """Write verdicts to the store only while another replica may read them: a lone server
-        keeps them in memory. When one appears, everything is written afresh."""
-        if not others_alive:
-            self._stored.clear()
-        self._sharing = others_alive
+        self._shared.share(others_alive)
 
     def _probing(self, scale_set_key: str) -> bool:
         return self.ctx.leases.holds(scale_set_lease(scale_set_key))
@@ -261,16 +182,19 @@ class HealthMonitor:
             else:
                 keys = ({k for k, ids in nudged.items() if ids is None and k in specs}
                         | {k for k in specs if (k in running) != (k in self._running)})
-                if periodic:  # what changed without a nudge: its instances' fingerprint tells
-                    prints = _fingerprints(conn, None)
+                # What changed without a nudge (another replica's intents): its instances'
+                # fingerprint tells. Alone, every write nudges the watch.
+                if periodic and self._shared.sharing:
+                    prints = fingerprints(conn, None)
                     keys |= {k for k in specs if prints.get(k) != self._prints.get(k)}
             keys |= {k for k in specs if specs[k] != self._specs.get(k, specs[k])}  # a probe changed
             # Of the others nudged, only the instances named (those whose action ended, say).
             parts = {k: sorted(ids) for k, ids in nudged.items() if ids is not None and k in specs and k not in keys}
-            self._prints.update(_fingerprints(conn, sorted(keys | set(parts))))
-            rows = _watch_rows(conn, sorted(keys), specs)
+            if self._shared.sharing:
+                self._prints.update(fingerprints(conn, sorted(keys | set(parts))))
+            rows = watch_rows(conn, sorted(keys), specs)
             for key, ids in parts.items():
-                rows += _watch_rows(conn, [key], specs, ids)
+                rows += watch_rows(conn, [key], specs, ids)
         # Scale sets no longer watched here: deleted, taken over, or no longer gated on health.
         for key in (set(self._by_set) if periodic else set(nudged) & set(self._by_set)) - set(specs):
             keys.add(key)
@@ -283,7 +207,7 @@ class HealthMonitor:
             key = self._keys.setdefault(row.scale_set_key, row.scale_set_key)
             spec = specs[key]
             seen[key].add(row.instance_id)
-            kept = _Seen(row.instance_id, row.action_seq, row.pending_action, sys.intern(row.private_ip),
+            kept = Seen(row.instance_id, row.action_seq, row.pending_action, sys.intern(row.private_ip),
                          sys.intern(row.machine_key), sys.intern(row.power_state), row.extensions if spec is None else None)
             self._consider(key, kept, spec, now, key in running)
         for key, ids in seen.items():
@@ -295,15 +219,16 @@ class HealthMonitor:
                 self._by_set.pop(key, None)
                 self._specs.pop(key, None)
                 self._keys.pop(key, None)
-        if self._sharing:
-            self._store_changes()
+        self._shared.write(self._watched, self._by_set)
 
     def _watched_sets(self, conn: sa.Connection, keys: set[str] | None, running: set[str], *,
                       fresh: bool) -> dict[str, ProbeSpec | None]:
         """The probe of each scale set we watch (of those in `keys`, or all): the ones whose lease we
         hold and whose upgrades are gated on health. A probe is worked out again when the body
         changed, or (`fresh`) always: a load balancer's probe may have changed."""
-        query = sa.select(scale_sets.c.key, scale_sets.c.name, scale_sets.c.body)
+        # The body as stored (text on SQLite), decoded only when it changed: a thousand bodies
+        # every few seconds cost more to decode than to compare.
+        query = sa.select(scale_sets.c.key, scale_sets.c.name, sa.type_coerce(scale_sets.c.body, sa.Text).label("body"))
         if keys is not None:
             query = query.where(scale_sets.c.key.in_(sorted(keys)))
         found: dict[str, ProbeSpec | None] = {}
@@ -312,44 +237,14 @@ class HealthMonitor:
                 continue  # another replica probes it
             known = self._bodies.get(scale_set.key)
             if fresh or known is None or known[0] != scale_set.body:
-                model = ScaleSetModel.from_body(scale_set.name, scale_set.body)
+                body = json.loads(scale_set.body) if isinstance(scale_set.body, str) else scale_set.body
+                model = ScaleSetModel.from_body(scale_set.name, body)
                 gated = model.automatic_os_upgrade or model.upgrade_mode == "Rolling"
-                known = self._bodies[scale_set.key] = (scale_set.body, gated, self._spec(conn, scale_set.body, model))
+                known = self._bodies[scale_set.key] = (scale_set.body, gated, self._spec(conn, body, model))
             if known[1] or scale_set.key in running:
                 found[scale_set.key] = known[2]
         return found
 
-    def _store_changes(self) -> None:
-        """Write the verdicts whose state changed since we last wrote them (or written long ago),
-        per scale set under its lease (so a replica that lost the lease writes nothing)."""
-        changed: dict[str, list[tuple[int, Verdict]]] = {}
-        now, now_monotonic = self.ctx.clock.now(), self.ctx.clock.monotonic()
-        for (key, instance_id), watched in list(self._watched.items()):
-            state, stored = watched.state, self._stored.get((key, instance_id))
-            if state is not None and (stored is None or stored[0] != state or now_monotonic - stored[1] > _VERDICT_REFRESH):
-                verdict = watched.verdict(now)
-                assert verdict is not None
-                changed.setdefault(key, []).append((instance_id, verdict))
-        for key in {k for k, _ in self._stored} - {k for k, _ in self._watched}:
-            changed.setdefault(key, [])
-        for scale_set_key, verdicts in changed.items():
-            try:
-                with self.ctx.db.transaction() as conn:
-                    self.ctx.leases.fence(conn, scale_set_lease(scale_set_key))
-                    watched_ids = list(self._by_set.get(scale_set_key, {}))
-                    conn.execute(instance_health.delete().where(instance_health.c.scale_set_key == scale_set_key,
-                                                                instance_health.c.instance_id.not_in(watched_ids)))
-                    for instance_id, verdict in verdicts:
-                        values = {"verdict": verdict.as_json(), "updated_at": now}
-                        where = (instance_health.c.scale_set_key == scale_set_key, instance_health.c.instance_id == instance_id)
-                        if not conn.execute(instance_health.update().where(*where).values(**values)).rowcount:
-                            conn.execute(instance_health.insert().values(scale_set_key=scale_set_key, instance_id=instance_id, **values))
-            except (LeaseLost, sa.exc.IntegrityError):  # lost the lease, or the scale set went meanwhile
-                verdicts = []
-            for stale in [k for k in self._stored if k[0] == scale_set_key and k not in self._watched]:
-                del self._stored[stale]
-            for instance_id, verdict in verdicts:
-                self._stored[(scale_set_key, instance_id)] = (verdict.state, now_monotonic)
     def _spec(self, conn: sa.Connection, body: dict[str, Any], model: ScaleSetModel) -> ProbeSpec | None:
         try:
             spec = health_probe_of(conn, body, model.health_probe_id)
@@ -358,7 +253,7 @@ class HealthMonitor:
             return None
         return spec
 
-    def _consider(self, scale_set_key: str, row: _Seen, spec: ProbeSpec | None, now: datetime,
+    def _consider(self, scale_set_key: str, row: Seen, spec: ProbeSpec | None, now: datetime,
                   upgrading: bool) -> None:
         key = (scale_set_key, row.instance_id)
         watched = self._watched.get(key)
@@ -366,7 +261,7 @@ class HealthMonitor:
             # New, re-specified, or acted upon (reimaged, restarted): its health starts over.
             host = row.private_ip if self.ctx.driver.reached_at_private_ip else None
             tracker = HealthTracker(spec, host=host, started=now) if spec is not None else None
-            watched = _Watched(spec=spec, tracker=tracker, action_seq=row.action_seq, next_probe=now)
+            watched = Watched(spec=spec, tracker=tracker, action_seq=row.action_seq, next_probe=now)
             self._watched[key] = self._by_set.setdefault(scale_set_key, {})[row.instance_id] = watched
             self._schedule(key, now)
             if self._unwatch is not None:
@@ -393,7 +288,7 @@ class HealthMonitor:
     def _schedule(self, slot: tuple[str, int], when: datetime) -> None:
         heapq.heappush(self._due, (when, next(self._order), slot))
 
-    def _next_probe(self, watched: _Watched, scale_set_key: str, machine_key: str, spec: ProbeSpec,
+    def _next_probe(self, watched: Watched, scale_set_key: str, machine_key: str, spec: ProbeSpec,
                     probed: datetime) -> None:
         """After a probe made at `probed`: the next one an interval on, or later while the driver
         vouches the answer holds, or (quiet) once it reports a change."""
@@ -404,7 +299,7 @@ class HealthMonitor:
         if not watched.quiet:
             self._schedule((scale_set_key, watched.row.instance_id), watched.next_probe)
 
-    def _quiet_for(self, watched: _Watched, machine_key: str, step: float) -> float | None:
+    def _quiet_for(self, watched: Watched, machine_key: str, step: float) -> float | None:
         """Seconds to the next of probes `step` apart that could find a new answer (None: none
         can before the driver reports a change). Only a driver that reports changes knows; and
         only once the tracker is steady do more of the same answers change nothing."""
@@ -435,7 +330,7 @@ class HealthMonitor:
         watched.quiet = False
         self._schedule(slot, watched.next_probe)
 
-    async def _probe(self, watched: _Watched, scale_set_key: str, machine_key: str, spec: ProbeSpec) -> None:
+    async def _probe(self, watched: Watched, scale_set_key: str, machine_key: str, spec: ProbeSpec) -> None:
         probed = self.ctx.clock.now()
         try:
             self._observe(watched, scale_set_key, await self._answer(machine_key, spec))
@@ -443,7 +338,7 @@ class HealthMonitor:
             watched.probing = False
             self._next_probe(watched, scale_set_key, machine_key, spec, probed)
 
-    async def _settle(self, watched: _Watched, scale_set_key: str, machine_key: str, spec: ProbeSpec) -> None:
+    async def _settle(self, watched: Watched, scale_set_key: str, machine_key: str, spec: ProbeSpec) -> None:
         """Probe an instance a run waits on until it answers healthy, every settle interval rather
         than every probe interval, so the batch is seen healthy as soon as it is; until it is acted
         on again, or the run ends."""
@@ -483,7 +378,7 @@ class HealthMonitor:
         tick = self.ctx.settings.health_tick
         return min(tick, (self._wakeups[0] - now).total_seconds()) if self._wakeups else tick
 
-    def _observe(self, watched: _Watched, scale_set_key: str, answer: ProbeAnswer) -> None:
+    def _observe(self, watched: Watched, scale_set_key: str, answer: ProbeAnswer) -> None:
         if watched.tracker is None:
             return
         before = watched.state

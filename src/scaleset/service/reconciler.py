@@ -61,7 +61,7 @@ class Reconciler:
         # machines whose action just ended); None: every idle machine is looked at each time.
         self._changed: set[str] | None = None
         self._unwatch = ctx.driver.watch(self._machine_changed)
-        self._held: set[str] = set()  # the leases held when every idle machine was last looked at
+        self._held: set[str] = set()  # the leases held at the last look
 
     def wake(self, scale_set_key: str | None = None) -> None:
         """Look for intents: those of the scale set named, or any."""
@@ -264,20 +264,23 @@ class Reconciler:
         """
         query = sa.select(instances.c.scale_set_key, instances.c.machine_key, instances.c.power_state,
                           instances.c.extensions).where(instances.c.pending_action.is_(None))
-        keys = None
+        keys, taken_over = None, []
         if self._unwatch is not None:
-            # Everything at the first look, and when a scale set was taken over: what changed
-            # before was its last holder's to look at.
+            # Everything at the first look; then what the driver reported, and the instances of
+            # scale sets taken over since (what changed before was their last holder's to look at).
             held = set(self.ctx.leases.held_names())
-            if self._changed is not None and held <= self._held:
+            if self._changed is not None:
                 keys = sorted(self._changed)
+                taken_over = sorted(name.removeprefix(scale_set_lease("")) for name in held - self._held
+                                    if name.startswith(scale_set_lease("")))
             self._changed, self._held = set(), held
         with self.ctx.db.reading() as conn:
             if keys is None:
                 idle = conn.execute(query).all()
             else:
-                idle = [row for chunk in range(0, len(keys), 500)
-                        for row in conn.execute(query.where(instances.c.machine_key.in_(keys[chunk:chunk + 500]))).all()]
+                idle = [row for column, values in ((instances.c.machine_key, keys), (instances.c.scale_set_key, taken_over))
+                        for chunk in range(0, len(values), 500)
+                        for row in conn.execute(query.where(column.in_(values[chunk:chunk + 500]))).all()]
         changes: dict[str, list[dict[str, Any]]] = {}
         for row in idle:
             if not self.ctx.leases.holds(scale_set_lease(row.scale_set_key)):

@@ -27,7 +27,7 @@ from scaleset.clock import Clock, sleep_or_until
 from scaleset.store.database import Database
 from scaleset.store.leases import LeaseLost
 from scaleset.store.tables import instances
-from scaleset.upgrade import planner, runs
+from scaleset.upgrade import planner, run_reads, runs
 from scaleset.upgrade.planner import Member, Progress
 from scaleset.upgrade.policy import policy_from_json
 from scaleset.upgrade.ports import Actions, HealthView
@@ -36,9 +36,6 @@ log = logging.getLogger(__name__)
 
 _GATHER = 0.01  # seconds a nudged run waits for the nudges that come with the first
 
-# What a run reads of its scale set's instances, each time it looks (not the JSON columns).
-_RUN_COLUMNS = (instances.c.instance_id, instances.c.pending_action, instances.c.action_seq, instances.c.zone,
-                instances.c.update_domain, instances.c.provisioning_state, instances.c.last_error, instances.c.image_urn)
 
 
 class Runner:
@@ -122,14 +119,14 @@ class Runner:
         if run.paused:
             return False
         with self._writing(run) as conn:
-            rows, progress = self._read_set(conn, run)
-            self._forget_gone(conn, run, rows, progress)
+            rows, progress = run_reads.read_set(conn, run)
+            run_reads.forget_gone(conn, run, rows, progress)
         left = any(Progress(m.progress) == Progress.PENDING for m in progress.values())
         if not left:  # nothing to upgrade: done at once, whatever health says
             with self._writing(run) as conn:
                 self._end(conn, run, "Completed", None, now)
             return True
-        members = self._members(run, rows, progress)
+        members = run_reads.members(run, rows, progress, self.health)
         if members is None:
             return False  # health verdicts not all in yet: the pre-check would be guessing
         decision = planner.next_batch(members, self._policy(run), first=run.batch_count == 0)
@@ -195,14 +192,14 @@ class Runner:
         if self._batch_waits(run):
             return False
         with self._writing(run) as conn:
-            rows, progress = self._read_set(conn, run)
-            gone = self._forget_gone(conn, run, rows, progress)
+            rows, progress = run_reads.read_set(conn, run)
+            gone = run_reads.forget_gone(conn, run, rows, progress)
         batch = tuple(i for i in run.batch if i not in gone)  # an instance deleted meanwhile left the batch
-        members = self._members(run, rows, progress, unknown_is_unhealthy=True)
+        members = run_reads.members(run, rows, progress, self.health, unknown_is_unhealthy=True)
         assert members is not None
         now = self.clock.now()
         policy = self._policy(run)
-        failed = self._failed_reimages(run, rows)
+        failed = run_reads.failed_reimages(run, rows)
         elapsed = (now - run.phase_since).total_seconds()
         verdict = planner.judge_batch(members, batch, policy, elapsed=elapsed, failed=frozenset(failed))
         if isinstance(verdict, planner.Wait):
@@ -223,7 +220,7 @@ class Runner:
                 phase = "pause" if policy.pause_between_batches > 0 and left else "next"
                 runs.update(conn, run.id, phase=phase, batch=[], phase_since=now)
             else:
-                error = _stop_error(outcome, run.batch, bad, failed)
+                error = run_reads.stop_error(outcome, run.batch, bad, failed)
                 if outcome.roll_back:
                     self._begin_rollback(conn, run, outcome.roll_back, error, now)
                 else:
@@ -237,7 +234,7 @@ class Runner:
         run looks each time one of them changes, and the whole scale set is read only once the
         batch is judged."""
         with self.db.reading() as conn:
-            rows = self._instance_rows(conn, run, run.batch)
+            rows = run_reads.instance_rows(conn, run.scale_set_key, run.batch)
         batch = tuple(i for i in run.batch if i in rows and rows[i].pending_action != "delete")
         health = self.health.healthy(run.scale_set_key, {i: rows[i].action_seq for i in batch})
         members = [Member(id=i, healthy=bool(health.get(i)), progress=Progress.IN_FLIGHT) for i in batch]
@@ -251,13 +248,13 @@ class Runner:
         back, the new ones go and the old ones keep serving, untouched)."""
         new = tuple(run.batch)
         with self.db.reading() as conn:
-            rows, progress = self._read_set(conn, run)
+            rows, progress = run_reads.read_set(conn, run)
         old = sorted(i for i, m in progress.items() if Progress(m.progress) == Progress.IN_FLIGHT)
-        members = self._members(run, rows, progress, unknown_is_unhealthy=True)
+        members = run_reads.members(run, rows, progress, self.health, unknown_is_unhealthy=True)
         assert members is not None
         now = self.clock.now()
         policy = self._policy(run)
-        failed = self._failed_reimages(run, rows)
+        failed = run_reads.failed_reimages(run, rows)
         present = {m.id for m in members}
         failed.update({i: "the new instance was deleted before it turned healthy" for i in new if i not in present})
         verdict = planner.judge_batch(members, new, policy, elapsed=(now - run.phase_since).total_seconds(),
@@ -276,13 +273,13 @@ class Runner:
                 runs.set_progress(conn, run.id, old, Progress.ROLLED_BACK)
                 runs.update(conn, run.id, rollback_info={"successfullyRolledbackInstanceCount": len(old),
                                                          "failedRolledbackInstanceCount": 0})
-                self._end(conn, run, "Faulted", _stop_error(outcome, new, bad, failed), now)
+                self._end(conn, run, "Faulted", run_reads.stop_error(outcome, new, bad, failed), now)
             else:
                 for replaced, replacement in zip(old, sorted(new), strict=False):
                     runs.set_progress(conn, run.id, [replaced], Progress.FAILED if replacement in bad else Progress.UPGRADED)
                 self.actions.delete(conn, run.scale_set_key, old, run.op_id)
                 if isinstance(outcome, planner.Stop):
-                    self._end(conn, run, "Faulted", _stop_error(outcome, new, bad, failed), now)
+                    self._end(conn, run, "Faulted", run_reads.stop_error(outcome, new, bad, failed), now)
                 else:
                     left = any(Progress(m.progress) == Progress.PENDING for m in runs.members(conn, run.id).values())
                     phase = "pause" if policy.pause_between_batches > 0 and left else "next"
@@ -303,8 +300,8 @@ class Runner:
             return False
         now = self.clock.now()
         with self._writing(run) as conn:
-            states, members = self._read_set(conn, run)
-            gone = self._forget_gone(conn, run, states, members)
+            states, members = run_reads.read_set(conn, run)
+            gone = run_reads.forget_gone(conn, run, states, members)
             good, bad = [], []
             for instance_id in (i for i in run.batch if i not in gone):
                 row = states.get(instance_id)
@@ -365,72 +362,8 @@ class Runner:
     def _policy(self, run: sa.Row[Any]) -> planner.Policy:
         return policy_from_json(run.policy)
 
-    def _instance_rows(self, conn: sa.Connection, run: sa.Row[Any], ids: list[int] | None = None) -> dict[int, sa.Row[Any]]:
-        """The scale set's instances (those of `ids`, or all) by id."""
-        query = sa.select(*_RUN_COLUMNS).where(instances.c.scale_set_key == run.scale_set_key)
-        if ids is not None:
-            query = query.where(instances.c.instance_id.in_(list(ids)))
-        return {row.instance_id: row for row in conn.execute(query).all()}
-
-    def _read_set(self, conn: sa.Connection, run: sa.Row[Any]) -> tuple[dict[int, sa.Row[Any]], dict[int, sa.Row[Any]]]:
-        """The scale set's instances and the run's members, by id: what a judgment reads, once."""
-        return self._instance_rows(conn, run), runs.members(conn, run.id)
-
-    def _forget_gone(self, conn: sa.Connection, run: sa.Row[Any], rows: dict[int, sa.Row[Any]],
-                     progress: dict[int, sa.Row[Any]]) -> set[int]:
-        """Members whose instance left the scale set (deleted, or being deleted) leave the run too
-        (and `progress`).
-
-        Only pending and in-flight ones: a member that has had its outcome keeps it, whatever
-        happens to its instance after (maxSurge deletes every instance it replaced).
-        """
-        unsettled = (str(Progress.PENDING), str(Progress.IN_FLIGHT))
-        gone = {i for i, m in progress.items()
-                if (i not in rows or rows[i].pending_action == "delete") and m.progress in unsettled}
-        runs.forget(conn, run.id, sorted(gone))
-        for instance_id in gone:
-            del progress[instance_id]
-        return gone
-
     def _pending(self, run: sa.Row[Any]) -> bool:
         with self.db.reading() as conn:
             return conn.execute(sa.select(sa.func.count()).select_from(instances).where(
                 instances.c.scale_set_key == run.scale_set_key, instances.c.instance_id.in_(list(run.batch)),
                 instances.c.pending_action.is_not(None))).scalar_one() > 0
-
-    def _failed_reimages(self, run: sa.Row[Any], rows: dict[int, sa.Row[Any]]) -> dict[int, str]:
-        return {i: rows[i].last_error or "the reimage failed" for i in run.batch
-                if i in rows and rows[i].provisioning_state == "Failed"}
-
-    def _members(self, run: sa.Row[Any], rows: dict[int, sa.Row[Any]], progress: dict[int, sa.Row[Any]], *,
-                 unknown_is_unhealthy: bool = False) -> list[Member] | None:
-        """The set as the planner sees it; None while some verdict is unknown, unless that counts as unhealthy."""
-        health = self.health.healthy(run.scale_set_key, {i: row.action_seq for i, row in rows.items()})
-        members = []
-        for instance_id, row in sorted(rows.items()):
-            if row.pending_action == "delete":
-                continue
-            member = progress.get(instance_id)
-            verdict = health.get(instance_id)
-            if verdict is None and not unknown_is_unhealthy:
-                return None
-            members.append(Member(
-                id=instance_id,
-                healthy=bool(verdict),
-                progress=Progress(member.progress) if member else Progress.SKIPPED,  # joined after the start
-                zone=row.zone,
-                update_domain=row.update_domain,
-            ))
-        return members
-
-
-def _stop_error(outcome: planner.Stop, batch: list[int] | tuple[int, ...], bad: set[int], failed: dict[int, str]) -> dict[str, Any]:
-    """The run's ARM error when a batch stops it, naming each instance at fault."""
-    message = outcome.message
-    failed_here = sorted(i for i in batch if i in failed)
-    if failed_here:
-        # A client often shows only the message: say what went wrong, not just how often.
-        message += f" Instance {failed_here[0]}: {failed[failed_here[0]]}"
-    return {"code": outcome.code, "message": message,
-            "details": [{"code": "InstanceUpgradeFailed" if i in failed else "InstanceNotHealthy", "target": str(i),
-                         "message": failed.get(i, "not healthy within the health wait")} for i in sorted(bad)]}

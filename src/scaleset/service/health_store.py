@@ -1,0 +1,104 @@
+"""What the health watch reads of the store, and the verdicts it writes there for other replicas.
+
+Reads are few columns, by scale set (or by instance), and a fingerprint per scale set that the
+database computes, so that a watch over a million instances reads only what changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+
+from scaleset.health.probe_spec import ProbeSpec
+from scaleset.health.verdicts import HealthState, Verdict
+from scaleset.service.context import Context
+from scaleset.store.leases import LeaseLost, scale_set_lease
+from scaleset.store.tables import instance_health, instances
+
+_VERDICT_REFRESH = 30.0  # seconds: how stale the evidence other replicas show may get
+_WATCH_COLUMNS = (instances.c.scale_set_key, instances.c.instance_id, instances.c.action_seq, instances.c.pending_action,
+                  instances.c.private_ip, instances.c.machine_key, instances.c.power_state)
+CHUNK = 500  # scale sets per IN (...) of a read
+
+
+def fingerprints(conn: sa.Connection, keys: list[str] | None) -> dict[str, tuple[Any, ...]]:
+    """Per scale set, what changes with any intent, outcome kept by count, creation or deletion
+    of its instances: one aggregate the database computes without handing us a row each."""
+    query = sa.select(instances.c.scale_set_key, sa.func.count(), sa.func.sum(instances.c.action_seq),
+                      sa.func.sum(instances.c.instance_id), sa.func.count(instances.c.pending_action)
+                      ).group_by(instances.c.scale_set_key)
+    if keys is None:
+        return {row[0]: tuple(row[1:]) for row in conn.execute(query).all()}
+    return {row[0]: tuple(row[1:]) for chunk in range(0, len(keys), CHUNK)
+            for row in conn.execute(query.where(instances.c.scale_set_key.in_(keys[chunk:chunk + CHUNK]))).all()}
+
+
+def watch_rows(conn: sa.Connection, keys: list[str], specs: dict[str, ProbeSpec | None],
+                ids: list[int] | None = None) -> list[sa.Row[Any]]:
+    """The few columns a verdict needs, of these scale sets' instances (of one scale set's `ids`);
+    their extensions' states only where no probe judges them (the JSON costs more to decode than
+    the rest of the row)."""
+    rows: list[sa.Row[Any]] = []
+    for probed in (True, False):
+        wanted = [k for k in keys if (specs[k] is not None) == probed]
+        columns = _WATCH_COLUMNS + ((sa.null().label("extensions"),) if probed else (instances.c.extensions,))
+        if ids is not None and wanted:
+            rows += [row for chunk in range(0, len(ids), CHUNK) for row in conn.execute(sa.select(*columns).where(
+                instances.c.scale_set_key == wanted[0], instances.c.instance_id.in_(ids[chunk:chunk + CHUNK]))).all()]
+            continue
+        for chunk in range(0, len(wanted), CHUNK):
+            rows += conn.execute(sa.select(*columns).where(instances.c.scale_set_key.in_(wanted[chunk:chunk + CHUNK]))).all()
+    return rows
+
+
+class SharedVerdicts:
+    """The verdicts written to the store, for the replicas that do not probe a scale set to show."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.stored: dict[tuple[str, int], tuple[HealthState, float]] = {}  # (state, when) last written, per instance
+        self.sharing = True  # whether other replicas are alive to read what we write
+
+    def share(self, others_alive: bool) -> None:
+        """Write verdicts to the store only while another replica may read them: a lone server
+        keeps them in memory. When one appears, everything is written afresh."""
+        if not others_alive:
+            self.stored.clear()
+        self.sharing = others_alive
+
+    def write(self, watched: Mapping[tuple[str, int], Any], by_set: Mapping[str, Mapping[int, Any]]) -> None:
+        """Write the verdicts of what is watched (slot -> something with `state` and `verdict(now)`)
+        whose state changed since we last wrote them (or written long ago), per scale set under its
+        lease (so a replica that lost the lease writes nothing); only while sharing."""
+        if not self.sharing:
+            return
+        changed: dict[str, list[tuple[int, Verdict]]] = {}
+        now, now_monotonic = self.ctx.clock.now(), self.ctx.clock.monotonic()
+        for (key, instance_id), one in list(watched.items()):
+            state, stored = one.state, self.stored.get((key, instance_id))
+            if state is not None and (stored is None or stored[0] != state or now_monotonic - stored[1] > _VERDICT_REFRESH):
+                verdict = one.verdict(now)
+                assert verdict is not None
+                changed.setdefault(key, []).append((instance_id, verdict))
+        for key in {k for k, _ in self.stored} - {k for k, _ in watched}:
+            changed.setdefault(key, [])
+        for scale_set_key, verdicts in changed.items():
+            try:
+                with self.ctx.db.transaction() as conn:
+                    self.ctx.leases.fence(conn, scale_set_lease(scale_set_key))
+                    watched_ids = list(by_set.get(scale_set_key, {}))
+                    conn.execute(instance_health.delete().where(instance_health.c.scale_set_key == scale_set_key,
+                                                                instance_health.c.instance_id.not_in(watched_ids)))
+                    for instance_id, verdict in verdicts:
+                        values = {"verdict": verdict.as_json(), "updated_at": now}
+                        where = (instance_health.c.scale_set_key == scale_set_key, instance_health.c.instance_id == instance_id)
+                        if not conn.execute(instance_health.update().where(*where).values(**values)).rowcount:
+                            conn.execute(instance_health.insert().values(scale_set_key=scale_set_key, instance_id=instance_id, **values))
+            except (LeaseLost, sa.exc.IntegrityError):  # lost the lease, or the scale set went meanwhile
+                verdicts = []
+            for stale in [k for k in self.stored if k[0] == scale_set_key and k not in watched]:
+                del self.stored[stale]
+            for instance_id, verdict in verdicts:
+                self.stored[(scale_set_key, instance_id)] = (verdict.state, now_monotonic)

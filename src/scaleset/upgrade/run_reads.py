@@ -1,0 +1,86 @@
+"""What a run reads of its scale set to judge it: the instances, the members, and the planner's
+view of them; and the error it ends with when a batch stops it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from scaleset.store.tables import instances
+from scaleset.upgrade import planner, runs
+from scaleset.upgrade.planner import Member, Progress
+from scaleset.upgrade.ports import HealthView
+
+# What a run reads of its scale set's instances, each time it looks (not the JSON columns).
+_RUN_COLUMNS = (instances.c.instance_id, instances.c.pending_action, instances.c.action_seq, instances.c.zone,
+                instances.c.update_domain, instances.c.provisioning_state, instances.c.last_error, instances.c.image_urn)
+
+
+def instance_rows(conn: sa.Connection, scale_set_key: str, ids: list[int] | None = None) -> dict[int, sa.Row[Any]]:
+    """The scale set's instances (those of `ids`, or all) by id."""
+    query = sa.select(*_RUN_COLUMNS).where(instances.c.scale_set_key == scale_set_key)
+    if ids is not None:
+        query = query.where(instances.c.instance_id.in_(list(ids)))
+    return {row.instance_id: row for row in conn.execute(query).all()}
+
+
+def read_set(conn: sa.Connection, run: sa.Row[Any]) -> tuple[dict[int, sa.Row[Any]], dict[int, sa.Row[Any]]]:
+    """The scale set's instances and the run's members, by id: what a judgment reads, once."""
+    return instance_rows(conn, run.scale_set_key), runs.members(conn, run.id)
+
+
+def forget_gone(conn: sa.Connection, run: sa.Row[Any], rows: dict[int, sa.Row[Any]],
+                progress: dict[int, sa.Row[Any]]) -> set[int]:
+    """Members whose instance left the scale set (deleted, or being deleted) leave the run too
+    (and `progress`).
+
+    Only pending and in-flight ones: a member that has had its outcome keeps it, whatever
+    happens to its instance after (maxSurge deletes every instance it replaced).
+    """
+    unsettled = (str(Progress.PENDING), str(Progress.IN_FLIGHT))
+    gone = {i for i, m in progress.items()
+            if (i not in rows or rows[i].pending_action == "delete") and m.progress in unsettled}
+    runs.forget(conn, run.id, sorted(gone))
+    for instance_id in gone:
+        del progress[instance_id]
+    return gone
+
+
+def failed_reimages(run: sa.Row[Any], rows: dict[int, sa.Row[Any]]) -> dict[int, str]:
+    return {i: rows[i].last_error or "the reimage failed" for i in run.batch
+            if i in rows and rows[i].provisioning_state == "Failed"}
+
+
+def members(run: sa.Row[Any], rows: dict[int, sa.Row[Any]], progress: dict[int, sa.Row[Any]], view: HealthView, *,
+            unknown_is_unhealthy: bool = False) -> list[Member] | None:
+    """The set as the planner sees it; None while some verdict is unknown, unless that counts as unhealthy."""
+    health = view.healthy(run.scale_set_key, {i: row.action_seq for i, row in rows.items()})
+    found = []
+    for instance_id, row in sorted(rows.items()):
+        if row.pending_action == "delete":
+            continue
+        member = progress.get(instance_id)
+        verdict = health.get(instance_id)
+        if verdict is None and not unknown_is_unhealthy:
+            return None
+        found.append(Member(
+            id=instance_id,
+            healthy=bool(verdict),
+            progress=Progress(member.progress) if member else Progress.SKIPPED,  # joined after the start
+            zone=row.zone,
+            update_domain=row.update_domain,
+        ))
+    return found
+
+
+def stop_error(outcome: planner.Stop, batch: list[int] | tuple[int, ...], bad: set[int], failed: dict[int, str]) -> dict[str, Any]:
+    """The run's ARM error when a batch stops it, naming each instance at fault."""
+    message = outcome.message
+    failed_here = sorted(i for i in batch if i in failed)
+    if failed_here:
+        # A client often shows only the message: say what went wrong, not just how often.
+        message += f" Instance {failed_here[0]}: {failed[failed_here[0]]}"
+    return {"code": outcome.code, "message": message,
+            "details": [{"code": "InstanceUpgradeFailed" if i in failed else "InstanceNotHealthy", "target": str(i),
+                         "message": failed.get(i, "not healthy within the health wait")} for i in sorted(bad)]}
