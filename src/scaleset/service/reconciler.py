@@ -25,6 +25,7 @@ from scaleset.drivers.base import ExtensionState, InstanceStatus, PowerState
 from scaleset.images.artifacts import ArtifactStore
 from scaleset.service import machine_specs
 from scaleset.service.context import Context
+from scaleset.service.intents import ACTIONS
 from scaleset.service.machine_specs import SpecTemplate
 from scaleset.service.outcomes import Outcome, Outcomes
 from scaleset.store.leases import LeaseLost, scale_set_lease
@@ -37,6 +38,11 @@ log = logging.getLogger(__name__)
 _ACTION_COLUMNS = (instances.c.scale_set_key, instances.c.instance_id, instances.c.machine_key, instances.c.private_ip,
                    instances.c.pending_action, instances.c.pending_image, instances.c.pending_op, instances.c.action_seq,
                    instances.c.image_urn, instances.c.model_version)
+
+
+# An intent is pending, said so that SQLite looks it up in the index on pending_action: for "IS NOT
+# NULL" it scans the whole table, which at a million instances costs every dispatch ~0.1 s.
+_PENDING = instances.c.pending_action.in_(ACTIONS)
 
 
 class Reconciler:
@@ -93,7 +99,7 @@ class Reconciler:
                 await asyncio.gather(*list(self._inflight.values()), return_exceptions=True)
                 continue
             with self.ctx.db.reading() as conn:
-                if conn.execute(sa.select(instances.c.instance_id).where(instances.c.pending_action.is_not(None)).limit(1)).first() is None:
+                if conn.execute(sa.select(instances.c.instance_id).where(_PENDING).limit(1)).first() is None:
                     return
             await asyncio.sleep(0.01)
 
@@ -118,7 +124,7 @@ class Reconciler:
         self._rescan, self._rescan_sets, self._recheck = False, set(), set()
         with self.ctx.db.reading() as conn:
             # The slots first, and whole rows only for those not already in flight.
-            query = sa.select(instances.c.scale_set_key, instances.c.instance_id).where(instances.c.pending_action.is_not(None))
+            query = sa.select(instances.c.scale_set_key, instances.c.instance_id).where(_PENDING)
             if rescan:
                 slots = conn.execute(query).all()
             else:
@@ -263,7 +269,7 @@ class Reconciler:
         instances most of them change nothing between two looks.
         """
         query = sa.select(instances.c.scale_set_key, instances.c.machine_key, instances.c.power_state,
-                          instances.c.extensions).where(instances.c.pending_action.is_(None))
+                          instances.c.extensions, instances.c.pending_action)
         keys, taken_over = None, []
         if self._unwatch is not None:
             # Everything at the first look; then what the driver reported, and the instances of
@@ -276,11 +282,14 @@ class Reconciler:
             self._changed, self._held = set(), held
         with self.ctx.db.reading() as conn:
             if keys is None:
-                idle = conn.execute(query).all()
+                rows = conn.execute(query.where(instances.c.pending_action.is_(None))).all()
             else:
-                idle = [row for column, values in ((instances.c.machine_key, keys), (instances.c.scale_set_key, taken_over))
+                # Idle ones are picked here, not in SQL: there, the index on pending_action would
+                # be chosen, and it has every idle instance of the store under NULL.
+                rows = [row for column, values in ((instances.c.machine_key, keys), (instances.c.scale_set_key, taken_over))
                         for chunk in range(0, len(values), 500)
                         for row in conn.execute(query.where(column.in_(values[chunk:chunk + 500]))).all()]
+        idle = [row for row in rows if row.pending_action is None]
         changes: dict[str, list[dict[str, Any]]] = {}
         for row in idle:
             if not self.ctx.leases.holds(scale_set_lease(row.scale_set_key)):
