@@ -51,6 +51,12 @@ class Kit:
         self.plane.scale_sets.put(SUB, "rg", name, body)
         await self.plane.reconciler.idle()
 
+    async def booted_rolling(self, name: str, capacity: int, batch_percent: int) -> None:
+        """A Rolling scale set with batches of `batch_percent`, its instances up and healthy."""
+        await self.scale_set(name, capacity, upgrade_policy={"mode": "Rolling", "rollingUpgradePolicy": {
+            "maxBatchInstancePercent": batch_percent}})
+        await self.clock.sleep(60)
+
     def versions(self, name: str) -> list[str]:
         _, rows, _ = self.plane.instances.list(SUB, "rg", name)
         return [row.image_urn.rsplit(":", 1)[1] for row in rows]

@@ -18,7 +18,6 @@ import sqlalchemy as sa
 from scaleset.drivers.sim import SimDriver
 from tests.upgrade.engine_kit import SUB, engine
 
-ROLLING = {"mode": "Rolling", "rollingUpgradePolicy": {"maxBatchInstancePercent": 20}}
 
 
 class CountingSim(SimDriver):
@@ -75,8 +74,7 @@ async def upgrade_of_50(tmp_path: Path) -> tuple[Any, list[str]]:
     """An upgrade of 50 instances in 5 batches: its run, and every SQL statement sent meanwhile."""
     async with engine(tmp_path) as kit:
         await kit.publish("1.0.0")
-        await kit.scale_set("web", 50, upgrade_policy=dict(ROLLING))
-        await kit.clock.sleep(60)
+        await kit.booted_rolling("web", 50, 20)
         with statements(kit.plane.ctx.db.engine) as seen:
             await kit.publish("1.0.1", reimageSeconds=60, warmupSeconds=30)
             await kit.clock.sleep(5 * 95)
@@ -108,9 +106,7 @@ async def test_a_change_reported_while_a_batch_warms_up_is_seen_at_once(tmp_path
     # not probe it meanwhile; a change the sim reports (here the app made healthy early) is probed at once.
     async with engine(tmp_path) as kit:
         await kit.publish("1.0.0")
-        await kit.scale_set("web", 5, upgrade_policy={"mode": "Rolling", "rollingUpgradePolicy": {
-            "maxBatchInstancePercent": 100}})
-        await kit.clock.sleep(60)
+        await kit.booted_rolling("web", 5, 100)
         await kit.publish("1.0.1", reimageSeconds=60, warmupSeconds=3000)
         await kit.clock.sleep(63.3)  # reimaged, warming up (between two of its 5-second probes)
         run, _ = kit.latest("web")

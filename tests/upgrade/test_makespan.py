@@ -33,9 +33,7 @@ async def test_each_batch_ends_within_a_fifth_of_a_second_of_its_instances_turni
 async def test_a_batch_larger_than_32_is_reimaged_all_at_once_on_the_sim_driver(tmp_path: Path) -> None:
     async with engine(tmp_path) as kit:
         await kit.publish("1.0.0")
-        await kit.scale_set("web", 200, upgrade_policy={"mode": "Rolling", "rollingUpgradePolicy": {
-            "maxBatchInstancePercent": 50}})
-        await kit.clock.sleep(60)
+        await kit.booted_rolling("web", 200, 50)
         await kit.publish("1.0.1", reimageSeconds=60)
         run = await kit.until_done("web")
         assert run.state == "Completed" and run.batch_count == 2
