@@ -127,7 +127,7 @@ class SimDriver(Driver):
             return
         image = self._image(spec.image)
         machine.power = PowerState.STARTING
-        machine.extensions = _transitioning(spec)
+        machine.extensions = self._shared_statuses(spec, (ExtensionState.TRANSITIONING, ""))
         self._changed(spec.key)
         if not await self._wait(spec.key, machine, image.reimage_seconds):
             return
@@ -287,10 +287,14 @@ class SimDriver(Driver):
             outcome = ExtensionState.FAILED, "simulated extension failure (image extensionsFail)"
         else:
             outcome = ExtensionState.SUCCEEDED, "simulated"
-        names = tuple(e.name for e in machine.spec.extensions)
-        machine.extensions = self._statuses.get((names, outcome)) or self._statuses.setdefault(
-            (names, outcome), tuple(ExtensionStatus(name, *outcome) for name in names))
+        machine.extensions = self._shared_statuses(machine.spec, outcome)
         self._changed(machine.spec.key)
+
+    def _shared_statuses(self, spec: InstanceSpec, outcome: tuple[ExtensionState, str]) -> tuple[ExtensionStatus, ...]:
+        """Every extension of the spec in the same state: one tuple for all machines alike."""
+        names = tuple(e.name for e in spec.extensions)
+        return self._statuses.get((names, outcome)) or self._statuses.setdefault(
+            (names, outcome), tuple(ExtensionStatus(name, *outcome) for name in names))
 
     def _changed(self, key: str) -> None:
         for listener in self._watchers:
