@@ -56,6 +56,7 @@ class HealthMonitor:
         self._task: asyncio.Task[None] | None = None
         self._probes: set[asyncio.Task[None]] = set()
         self._shared = SharedVerdicts(ctx)
+        self._unwritten = False  # whether a verdict changed since the store was last written
         self._look_now = asyncio.Event()
         self._read_at: float | None = None  # clock.monotonic() of the last read of the store
         # Scale sets whose instances to read at the next look: those of the ids given, or (None) all.
@@ -155,10 +156,8 @@ class HealthMonitor:
     # -- the watch ------------------------------------------------------------------------------
 
     async def look(self) -> None:
-        """One round: read what changed in the store, then probe what is due. A scale set's
-        instances are read when it is nudged (an intent written, an action ended, a machine's state
-        observed to change), everything when nudged without one, and every _REREAD seconds the
-        scale sets whose instances changed behind our back (another replica's intents): with a
+        """One round: read what changed in the store (a nudged scale set's instances, or those
+        named; every _REREAD seconds, what changed behind our back), then probe what is due: with a
         million instances, reading them all costs far more than the round itself."""
         now = self.ctx.clock.now()
         if self._read_at is None or self.ctx.clock.monotonic() - self._read_at >= _REREAD or self._reread:
@@ -167,6 +166,9 @@ class HealthMonitor:
             _, _, slot = heapq.heappop(self._due)
             if (watched := self._watched.get(slot)) is not None:
                 self._consider(slot[0], watched.row, watched.spec, now, watched.upgrading)
+        if self._unwritten:  # a verdict changed since the store was last written: other replicas show it now
+            self._unwritten = False
+            self._shared.write(self._watched, self._by_set)
 
     def _read(self, now: datetime) -> None:
         full, periodic = self._read_at is None, self._read_at is None or self.ctx.clock.monotonic() - self._read_at >= _REREAD
@@ -219,6 +221,7 @@ class HealthMonitor:
                 self._by_set.pop(key, None)
                 self._specs.pop(key, None)
                 self._keys.pop(key, None)
+        self._unwritten = False
         self._shared.write(self._watched, self._by_set)
 
     def _watched_sets(self, conn: sa.Connection, keys: set[str] | None, running: set[str], *,
@@ -387,6 +390,9 @@ class HealthMonitor:
         if state != before:
             for changed in self.changed:
                 changed(scale_set_key)
+            if self._shared.sharing:
+                self._unwritten = True
+                self._look_now.set()
 
     async def _answer(self, machine_key: str, spec: ProbeSpec) -> ProbeAnswer:
         if self._client is None:
