@@ -117,3 +117,18 @@ async def test_a_change_reported_while_a_batch_warms_up_is_seen_at_once(tmp_path
         await kit.clock.sleep(1)
         run, _ = kit.latest("web")
         assert run.state == "Completed", (run.state, run.phase)
+
+
+async def test_a_batch_judged_by_power_and_extension_states_moves_on_as_soon_as_they_say_healthy(tmp_path: Path) -> None:
+    # No health probe: an instance is healthy when running with its extensions provisioned. That
+    # verdict comes from reading the store, and must wake the run as a probe's verdict does: a
+    # run sleeps until told, and would otherwise wait out the whole health wait for each batch.
+    async with engine(tmp_path, health_wait=600.0, upgrade_poll=5.0) as kit:
+        await kit.publish("1.0.0")
+        await kit.scale_set("web", 5, automatic=False, health=False)  # as `az vmss create` leaves it
+        await kit.clock.sleep(60)
+        await kit.publish("1.0.1", reimageSeconds=60)
+        kit.plane.upgrades.start(SUB, "rg", "web")
+        run = await kit.until_done("web", limit=3600)
+        assert run.state == "Completed" and run.batch_count == 5
+        assert (run.ended_at - run.started_at).total_seconds() < 5 * (60 + 10)

@@ -14,7 +14,6 @@ import asyncio
 import heapq
 import json
 import itertools
-import logging
 import math
 import sys
 from collections.abc import Callable, Iterable, Mapping
@@ -34,13 +33,10 @@ from scaleset.health.verdicts import HealthState, Verdict
 from scaleset.model.scale_set import ScaleSetModel
 from scaleset.service.context import Context
 from scaleset.store.leases import scale_set_lease
-from scaleset.service.health_store import SharedVerdicts, fingerprints, watch_rows
+from scaleset.service.health_store import SharedVerdicts, fingerprints, probe_of, watch_rows
 from scaleset.service.watched import Seen, Watched
-from scaleset.service.network import health_probe_of
 from scaleset.store.tables import instance_health, scale_sets, upgrade_runs
 from scaleset.upgrade.runs import ACTIVE
-
-log = logging.getLogger(__name__)
 
 # Seconds between reads of the store when nothing nudged the watch: what changes without a nudge
 # here is another replica's writes (intents for our scale sets, a PATCH of a probe).
@@ -243,18 +239,10 @@ class HealthMonitor:
                 body = json.loads(scale_set.body) if isinstance(scale_set.body, str) else scale_set.body
                 model = ScaleSetModel.from_body(scale_set.name, body)
                 gated = model.automatic_os_upgrade or model.upgrade_mode == "Rolling"
-                known = self._bodies[scale_set.key] = (scale_set.body, gated, self._spec(conn, body, model))
+                known = self._bodies[scale_set.key] = (scale_set.body, gated, probe_of(conn, body, model))
             if known[1] or scale_set.key in running:
                 found[scale_set.key] = known[2]
         return found
-
-    def _spec(self, conn: sa.Connection, body: dict[str, Any], model: ScaleSetModel) -> ProbeSpec | None:
-        try:
-            spec = health_probe_of(conn, body, model.health_probe_id)
-        except ValueError as error:
-            log.warning("health probe of a scale set is malformed: %s", error)
-            return None
-        return spec
 
     def _consider(self, scale_set_key: str, row: Seen, spec: ProbeSpec | None, now: datetime,
                   upgrading: bool) -> None:
@@ -270,10 +258,15 @@ class HealthMonitor:
             if self._unwatch is not None:
                 self._by_machine[row.machine_key] = key
         watched.row, watched.upgrading = row, upgrading
+        before = watched.state
         if spec is None or watched.tracker is None:
             watched.judged = default_verdict(row.power_state, row.extensions or [], now=now)
+        else:
+            watched.tracker.advance(now)  # a grace period may have run out
+        if watched.state != before:
+            self._state_changed(scale_set_key)
+        if watched.tracker is None:
             return
-        watched.tracker.advance(now)
         if row.pending_action is not None:
             return  # under an action the machine is going away and coming back: nothing to learn yet
         if now >= watched.next_probe and not watched.probing and not watched.quiet:
@@ -388,11 +381,16 @@ class HealthMonitor:
         state = watched.tracker.observe(answer).state
         watched.settled |= state == HealthState.HEALTHY
         if state != before:
-            for changed in self.changed:
-                changed(scale_set_key)
-            if self._shared.sharing:
-                self._unwritten = True
-                self._look_now.set()
+            self._state_changed(scale_set_key)
+
+    def _state_changed(self, scale_set_key: str) -> None:
+        """An instance's health state changed: its run looks now (it sleeps until told), and other
+        replicas are shown it at the next look."""
+        for changed in self.changed:
+            changed(scale_set_key)
+        if self._shared.sharing:
+            self._unwritten = True
+            self._look_now.set()
 
     async def _answer(self, machine_key: str, spec: ProbeSpec) -> ProbeAnswer:
         if self._client is None:

@@ -6,6 +6,7 @@ database computes, so that a watch over a million instances reads only what chan
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,9 +14,13 @@ import sqlalchemy as sa
 
 from scaleset.health.probe_spec import ProbeSpec
 from scaleset.health.verdicts import HealthState, Verdict
+from scaleset.model.scale_set import ScaleSetModel
 from scaleset.service.context import Context
+from scaleset.service.network import health_probe_of
 from scaleset.store.leases import LeaseLost, scale_set_lease
 from scaleset.store.tables import instance_health, instances
+
+log = logging.getLogger(__name__)
 
 _VERDICT_REFRESH = 30.0  # seconds: how stale the evidence other replicas show may get
 _WATCH_COLUMNS = (instances.c.scale_set_key, instances.c.instance_id, instances.c.action_seq, instances.c.pending_action,
@@ -102,3 +107,12 @@ class SharedVerdicts:
                 del self.stored[stale]
             for instance_id, verdict in verdicts:
                 self.stored[(scale_set_key, instance_id)] = (verdict.state, now_monotonic)
+
+
+def probe_of(conn: sa.Connection, body: dict[str, Any], model: ScaleSetModel) -> ProbeSpec | None:
+    """The scale set's health probe, if any; a malformed one is logged and judged as none."""
+    try:
+        return health_probe_of(conn, body, model.health_probe_id)
+    except ValueError as error:
+        log.warning("health probe of a scale set is malformed: %s", error)
+        return None
