@@ -17,6 +17,7 @@ from scaleset.health.verdicts import HealthState, Verdict
 from scaleset.model.scale_set import ScaleSetModel
 from scaleset.service.context import Context
 from scaleset.service.network import health_probe_of
+from scaleset.store.database import chunks
 from scaleset.store.leases import LeaseLost, scale_set_lease
 from scaleset.store.tables import instance_health, instances
 
@@ -25,7 +26,6 @@ log = logging.getLogger(__name__)
 _VERDICT_REFRESH = 30.0  # seconds: how stale the evidence other replicas show may get
 _WATCH_COLUMNS = (instances.c.scale_set_key, instances.c.instance_id, instances.c.action_seq, instances.c.pending_action,
                   instances.c.private_ip, instances.c.machine_key, instances.c.power_state)
-CHUNK = 500  # scale sets per IN (...) of a read
 
 
 def fingerprints(conn: sa.Connection, keys: list[str] | None) -> dict[str, tuple[Any, ...]]:
@@ -36,8 +36,8 @@ def fingerprints(conn: sa.Connection, keys: list[str] | None) -> dict[str, tuple
                       ).group_by(instances.c.scale_set_key)
     if keys is None:
         return {row[0]: tuple(row[1:]) for row in conn.execute(query).all()}
-    return {row[0]: tuple(row[1:]) for chunk in range(0, len(keys), CHUNK)
-            for row in conn.execute(query.where(instances.c.scale_set_key.in_(keys[chunk:chunk + CHUNK]))).all()}
+    return {row[0]: tuple(row[1:]) for chunk in chunks(keys)
+            for row in conn.execute(query.where(instances.c.scale_set_key.in_(chunk))).all()}
 
 
 def watch_rows(conn: sa.Connection, keys: list[str], specs: dict[str, ProbeSpec | None],
@@ -50,11 +50,11 @@ def watch_rows(conn: sa.Connection, keys: list[str], specs: dict[str, ProbeSpec 
         wanted = [k for k in keys if (specs[k] is not None) == probed]
         columns = _WATCH_COLUMNS + ((sa.null().label("extensions"),) if probed else (instances.c.extensions,))
         if ids is not None and wanted:
-            rows += [row for chunk in range(0, len(ids), CHUNK) for row in conn.execute(sa.select(*columns).where(
-                instances.c.scale_set_key == wanted[0], instances.c.instance_id.in_(ids[chunk:chunk + CHUNK]))).all()]
+            rows += [row for chunk in chunks(ids) for row in conn.execute(sa.select(*columns).where(
+                instances.c.scale_set_key == wanted[0], instances.c.instance_id.in_(chunk))).all()]
             continue
-        for chunk in range(0, len(wanted), CHUNK):
-            rows += conn.execute(sa.select(*columns).where(instances.c.scale_set_key.in_(wanted[chunk:chunk + CHUNK]))).all()
+        for chunk in chunks(wanted):
+            rows += conn.execute(sa.select(*columns).where(instances.c.scale_set_key.in_(chunk))).all()
     return rows
 
 

@@ -20,6 +20,7 @@ from scaleset.model.addresses import private_ip
 from scaleset.model.image_reference import ImageReference
 from scaleset.model.scale_set import ScaleSetModel, computer_name
 from scaleset.service.errors import invalid
+from scaleset.store.database import chunks
 from scaleset.store.tables import instances, scale_sets
 from scaleset.upgrade import runs
 
@@ -46,10 +47,10 @@ def intend(conn: sa.Connection, rows: Iterable[sa.Row[Any]], action: str, op: st
     for row in rows:
         by_set.setdefault(row.scale_set_key, []).append(row.instance_id)
     for key, ids in by_set.items():
-        for chunk in range(0, len(ids), 500):
+        for chunk in chunks(ids):
             conn.execute(
                 instances.update()
-                .where(instances.c.scale_set_key == key, instances.c.instance_id.in_(ids[chunk:chunk + 500]))
+                .where(instances.c.scale_set_key == key, instances.c.instance_id.in_(chunk))
                 .values(pending_action=action, pending_image=image, pending_op=op,
                         action_seq=instances.c.action_seq + 1,
                         provisioning_state=_PROVISIONING.get(action, "Updating"))

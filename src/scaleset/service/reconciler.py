@@ -30,6 +30,7 @@ from scaleset.service.intents import ACTIONS
 from scaleset.service.machine_specs import SpecTemplate
 from scaleset.service.outcomes import Outcome, Outcomes
 from scaleset.store.leases import LeaseLost, scale_set_lease
+from scaleset.store.database import chunks
 from scaleset.store.tables import instances
 
 log = logging.getLogger(__name__)
@@ -313,8 +314,8 @@ class Reconciler:
                 # Idle ones are picked here, not in SQL: there, the index on pending_action would
                 # be chosen, and it has every idle instance of the store under NULL.
                 rows = [row for column, values in ((instances.c.machine_key, keys), (instances.c.scale_set_key, taken_over))
-                        for chunk in range(0, len(values), 500)
-                        for row in conn.execute(query.where(column.in_(values[chunk:chunk + 500]))).all()]
+                        for chunk in chunks(values)
+                        for row in conn.execute(query.where(column.in_(chunk))).all()]
         idle = [row for row in rows if row.pending_action is None]
         changes: dict[str, list[dict[str, Any]]] = {}
         for row in idle:

@@ -11,17 +11,24 @@ from __future__ import annotations
 
 import threading
 from collections import namedtuple
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+T = TypeVar("T")
+
+
+def chunks(values: Sequence[T], size: int = 500) -> Iterator[Sequence[T]]:
+    """`values` in slices small enough for one `IN (...)` each (SQLite caps a statement's binds)."""
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
 
 
 def sqlite_url(path: Path) -> str:
