@@ -198,7 +198,10 @@ class HealthMonitor:
             keys.add(key)
             self._prints.pop(key, None)
         self._specs.update(specs)
-        self._running = running
+        # Only what this read looked at: a run begun on a scale set it did not look at is a change
+        # still to be seen (at the next read of that scale set, or the next periodic one).
+        scope = set(nudged)
+        self._running = running if periodic else (self._running - scope) | (running & scope)
         seen: dict[str, set[int]] = {key: set() for key in keys | set(parts)}
         for row in rows:
             # One string per scale set, and the machine's the driver keeps, not a copy per row and read.

@@ -32,3 +32,6 @@ class HealthView(Protocol):
     def healthy(self, scale_set_key: str, action_seqs: Mapping[int, int] | None = None) -> dict[int, bool | None]:
         """Each instance's health: True, False, or None while its verdict is not in yet (or, given
         the instances' action_seq, is of the machine before its last action)."""
+
+    def nudge(self, scale_set_key: str) -> None:
+        """A run of the scale set began (or is carried on here): its instances' verdicts are wanted now."""
