@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,10 +41,10 @@ class TimingSim(SimDriver):
 
     first_reimage: float | None = None
 
-    async def reimage(self, spec: InstanceSpec, *, fence: int = 0) -> None:
+    async def reimage_many(self, specs: Sequence[InstanceSpec], *, fence: int = 0) -> list[BaseException | None]:
         if self.first_reimage is None:
             self.first_reimage = time.perf_counter()
-        await super().reimage(spec, fence=fence)
+        return await super().reimage_many(specs, fence=fence)
 
 
 @dataclass

@@ -115,6 +115,24 @@ async def test_a_thousand_machines_boot_in_parallel_on_the_clock(sim: Sim) -> No
     assert time.monotonic() - real < 5
 
 
+async def test_a_batch_is_reimaged_in_one_call_each_machine_failing_or_not_on_its_own(sim: Sim) -> None:
+    v1, v2 = await sim.image("1"), await sim.image("2", reimageSeconds=90)
+    specs = [sim.spec(v1) for _ in range(5)]
+    for spec in specs:
+        await sim.driver.create(spec)
+    sim.driver.inject(specs[1].key, fail_next="reimage")
+    targets = [dataclasses.replace(spec, image=v2) for spec in specs[:4]]
+    targets.append(sim.spec(v2, key="gone"))  # no such machine
+    took = sim.clock.monotonic()
+    failures = await sim.driver.reimage_many(targets)
+    assert sim.clock.monotonic() - took == 90  # together, not one after another
+    assert [type(f).__name__ if f else None for f in failures] == [None, "DriverError", None, None, "DriverError"]
+    assert "no machine 'gone'" in str(failures[4])
+    urns = [(await sim.driver.status(spec.key)).image_urn for spec in specs]
+    assert urns == [v2.urn, v1.urn, v2.urn, v2.urn, v1.urn]  # the failed one keeps its old image
+    assert (await sim.driver.status(specs[1].key)).power_state is PowerState.STOPPED
+
+
 async def test_health_follows_the_image_and_injection_until_reimage(sim: Sim) -> None:
     sick, well = await sim.image("sick", healthy=False), await sim.image("well")
     spec = sim.spec(sick)

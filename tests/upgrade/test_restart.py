@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from scaleset.clock import VirtualClock
-from scaleset.drivers.base import InstanceSpec
+from scaleset.drivers.base import Driver, InstanceSpec
 from scaleset.drivers.sim import SimDriver
 from scaleset.service.context import Settings
 from scaleset.service.controlplane import ControlPlane
@@ -42,6 +42,8 @@ class CountingSim(SimDriver):
         status = await self.status(spec.key)
         if status.image_urn == spec.image.urn:  # not overtaken by a newer operation
             self.reimaged[spec.key] += 1
+
+    reimage_many = Driver.reimage_many  # each reimage counted on its own
 
 
 @asynccontextmanager

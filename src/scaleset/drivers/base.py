@@ -10,9 +10,10 @@ server process adopts the machines an earlier one made.
 from __future__ import annotations
 
 import abc
+import asyncio
 import math
 from dataclasses import dataclass, field
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -111,6 +112,7 @@ class Driver(abc.ABC):
     # How many operations the control plane runs on it at once (each local process or VM costs the
     # host memory and CPU while it starts); the part of a larger batch beyond it waits for a slot.
     parallel_operations: int = 32
+    _slots: asyncio.Semaphore | None = None
 
     @abc.abstractmethod
     async def install_image(self, upload: Path, dest: Path) -> None:
@@ -135,6 +137,30 @@ class Driver(abc.ABC):
         Custom data and extensions run again, as after create. Idempotent per generation: a
         reimage whose spec.generation (non-zero) the machine already has is not done twice.
         """
+
+    async def create_many(self, specs: Sequence[InstanceSpec], *, fence: int = 0) -> list[BaseException | None]:
+        """create() each of `specs` (machines of one scale set, from one image): what each raised, or
+        None. They run side by side, at most `parallel_operations` at once; a driver that can act on
+        a batch as one (the sim) overrides this and reimage_many."""
+        return await self._side_by_side(self.create, specs, fence)
+
+    async def reimage_many(self, specs: Sequence[InstanceSpec], *, fence: int = 0) -> list[BaseException | None]:
+        """reimage() each of `specs`, as create_many does."""
+        return await self._side_by_side(self.reimage, specs, fence)
+
+    def slots(self) -> asyncio.Semaphore:
+        """The bound on operations at once (`parallel_operations`), which every caller shares."""
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.parallel_operations)
+        return self._slots
+
+    async def _side_by_side(self, call: Callable[..., Awaitable[None]], specs: Sequence[InstanceSpec],
+                            fence: int) -> list[BaseException | None]:
+        async def one(spec: InstanceSpec) -> None:
+            async with self.slots():
+                await call(spec, fence=fence)
+
+        return list(await asyncio.gather(*(one(spec) for spec in specs), return_exceptions=True))
 
     @abc.abstractmethod
     async def start(self, key: str, *, fence: int = 0) -> None: ...

@@ -40,22 +40,26 @@ class Outcome:
 class Outcomes:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
-        self._queue: dict[str, list[tuple[Outcome, asyncio.Future[None]]]] = {}
+        self._queue: dict[str, list[tuple[list[Outcome], asyncio.Future[None]]]] = {}
 
-    async def record(self, outcome: Outcome) -> None:
-        """Write the outcome, with those of its scale set that end in the same turn of the event
-        loop. Raises LeaseLost when the scale set is no longer ours: nothing is written then."""
+    async def record(self, outcomes: list[Outcome]) -> None:
+        """Write the outcomes (of one scale set's instances), with those of the scale set that end
+        in the same turn of the event loop. Raises LeaseLost when the scale set is no longer ours:
+        nothing is written then."""
+        if not outcomes:
+            return
         future = asyncio.get_running_loop().create_future()
         if not self._queue:
             asyncio.get_running_loop().call_soon(self._flush)
-        self._queue.setdefault(outcome.row.scale_set_key, []).append((outcome, future))
+        self._queue.setdefault(outcomes[0].row.scale_set_key, []).append((outcomes, future))
         await future
 
     def _flush(self) -> None:
         queue, self._queue = self._queue, {}
         for scale_set_key, waiting in queue.items():
+            outcomes = [outcome for batch, _ in waiting for outcome in batch]
             try:
-                self._write(scale_set_key, [outcome for outcome, _ in waiting])
+                self._write(scale_set_key, outcomes)
             except Exception as error:  # noqa: BLE001 - each waiting action hears of it
                 for _, future in waiting:
                     if not future.done():
@@ -64,7 +68,7 @@ class Outcomes:
             for _, future in waiting:
                 if not future.done():
                     future.set_result(None)
-            self.ctx.acted(scale_set_key, [outcome.row.instance_id for outcome, _ in waiting])
+            self.ctx.acted(scale_set_key, [outcome.row.instance_id for outcome in outcomes])
 
     def _write(self, scale_set_key: str, outcomes: list[Outcome]) -> None:
         now = self.ctx.clock.now()

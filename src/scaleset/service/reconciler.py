@@ -1,4 +1,5 @@
-"""The reconciler: carries instance intents out through the driver, one task per instance.
+"""The reconciler: carries instance intents out through the driver, a batch's creates and reimages
+in one call (and one task), other actions one instance at a time.
 
 The intent is on the row before the driver is called; the outcome is written after, and only if
 no newer intent replaced it meanwhile (action_seq). A crash anywhere leaves the intent in place,
@@ -16,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from collections.abc import Awaitable
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
@@ -78,7 +80,6 @@ class Reconciler:
         self.artifacts = artifacts
         self._wakeup = asyncio.Event()
         self._inflight: dict[tuple[str, int], asyncio.Task[None]] = {}
-        self._limit = asyncio.Semaphore(ctx.driver.parallel_operations)
         self._outcomes = Outcomes(ctx)
         # What the next dispatch reads: every intent (after a wake), those of the scale sets woken
         # for, and the instances whose action just ended (a newer intent may wait behind it): a
@@ -113,9 +114,10 @@ class Reconciler:
     async def stop(self) -> None:
         if self._unwatch is not None:
             self._unwatch()
-        for task in [*self._tasks, *self._inflight.values()]:
+        tasks = {*self._tasks, *self._inflight.values()}
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, *self._inflight.values(), return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def idle(self) -> None:
         """Wait until no intent is pending or in flight (tests and the demo)."""
@@ -123,7 +125,7 @@ class Reconciler:
             self._rescan = True
             self.dispatch()
             if self._inflight:
-                await asyncio.gather(*list(self._inflight.values()), return_exceptions=True)
+                await asyncio.gather(*set(self._inflight.values()), return_exceptions=True)
                 continue
             with self.ctx.db.reading() as conn:
                 if conn.execute(sa.select(instances.c.instance_id).where(_PENDING).limit(1)).first() is None:
@@ -167,12 +169,12 @@ class Reconciler:
                     instances.c.scale_set_key == key, instances.c.instance_id.in_(ids),
                     instances.c.pending_action.is_not(None))).all()]
         tokens: dict[str, int | None] = {}
-        # The part of a spec every instance of a scale set going to one image shares, worked out
-        # once per dispatch (an exception: the image is gone, which each of them then reports).
-        templates: dict[tuple[str, str], SpecTemplate | Exception] = {}
+        # A batch's creates and reimages (one scale set, one image) go to the driver in one call,
+        # from the part of a spec they share, worked out once (or the error each of them reports:
+        # the image is gone, say); other actions go one instance at a time.
+        batches: dict[tuple[str, str, str | None], list[_Intent]] = {}
         for row in pending:
-            slot = (row.scale_set_key, row.instance_id)
-            if slot in self._inflight:
+            if (row.scale_set_key, row.instance_id) in self._inflight:
                 continue
             if row.scale_set_key not in tokens:
                 # A scale set no replica holds yet (just created) is taken by whoever sees its intents.
@@ -180,14 +182,19 @@ class Reconciler:
             token = tokens[row.scale_set_key]
             if token is None:
                 continue  # another replica's
-            template = None
             if row.pending_action in ("create", "reimage"):
-                template = templates.get((row.scale_set_key, row.pending_image))
-                if template is None:
-                    template = templates[(row.scale_set_key, row.pending_image)] = self._template(row)
-            task = asyncio.create_task(self._carry_out(row, token, template))
+                batches.setdefault((row.scale_set_key, row.pending_action, row.pending_image), []).append(row)
+            else:
+                self._launch([row], token, None)
+        for (key, _, _), rows in batches.items():
+            self._launch(rows, tokens[key], self._template(rows[0]))
+
+    def _launch(self, rows: list[_Intent], token: int | None, template: SpecTemplate | Exception | None) -> None:
+        task = asyncio.create_task(self._carry_out(rows, token or 0, template))
+        slots = [(row.scale_set_key, row.instance_id) for row in rows]
+        for slot in slots:
             self._inflight[slot] = task
-            task.add_done_callback(lambda _t, slot=slot: self._done(slot))
+        task.add_done_callback(lambda _t: self._done(slots))
 
     def _template(self, row: sa.Row[Any]) -> SpecTemplate | Exception:
         try:
@@ -203,46 +210,71 @@ class Reconciler:
             if scale_set_lease(key) == name:
                 task.cancel()
 
-    def _done(self, slot: tuple[str, int]) -> None:
-        self._inflight.pop(slot, None)
-        self._recheck.add(slot)  # a newer intent may be waiting for this instance
+    def _done(self, slots: list[tuple[str, int]]) -> None:
+        for slot in slots:
+            self._inflight.pop(slot, None)
+            self._recheck.add(slot)  # a newer intent may be waiting for this instance
         self._wakeup.set()
 
-    # -- one action ---------------------------------------------------------------------------
+    # -- carrying intents out -------------------------------------------------------------------
 
-    async def _carry_out(self, row: sa.Row[Any], token: int, template: SpecTemplate | Exception | None) -> None:
-        async with self._limit:
-            action, error, model_version, extensions = row.pending_action, None, None, None
-            try:
-                if action in ("create", "reimage"):
-                    if isinstance(template, Exception):
-                        raise template
-                    assert template is not None
-                    spec, model_version = template.spec(row), template.model_version
-                    await getattr(self.ctx.driver, action)(spec, fence=token)
-                    error, extensions = await self._await_extensions(row, {e.name for e in spec.extensions})
-                else:
-                    await getattr(self.ctx.driver, action)(row.machine_key, fence=token)
-            except (asyncio.CancelledError, LeaseLost, Fenced):
-                return  # no longer ours to carry out: the new holder of the lease does it
-            except Exception as failure:  # any driver failure is the instance's, shown to the user
+    async def _carry_out(self, rows: list[_Intent], token: int, template: SpecTemplate | Exception | None) -> None:
+        """Carry out one instance's intent, or (with a template) a batch's creates or reimages,
+        and record the outcomes together."""
+        driver, model_version, expected = self.ctx.driver, None, frozenset[str]()
+        action = rows[0].pending_action
+        try:
+            if template is None:
+                async with driver.slots():
+                    failures: list[BaseException | None] = [await _failure(
+                        getattr(driver, action)(rows[0].machine_key, fence=token))]
+            elif isinstance(template, Exception):
+                failures = [template] * len(rows)
+            else:
+                specs = [template.spec(row) for row in rows]
+                model_version, expected = template.model_version, frozenset(e.name for e in specs[0].extensions)
+                failures = await getattr(driver, f"{action}_many")(specs, fence=token)
+        except (asyncio.CancelledError, LeaseLost, Fenced):
+            return  # no longer ours to carry out: the new holder of the lease does it
+        outcomes, provisioning = [], []
+        for row, failure in zip(rows, failures):
+            if isinstance(failure, (asyncio.CancelledError, LeaseLost, Fenced)):
+                continue  # as above, for this one
+            if failure is not None:  # any driver failure is the instance's, shown to the user
                 log.warning("%s of %s failed: %s", action, row.machine_key, failure)
                 error = {"code": "VMOperationFailed", "message": f"{action} of instance {row.instance_id} failed: {failure}"}
-            if error is not None and action == "delete" and await self._power(row.machine_key) == PowerState.UNKNOWN:
-                error = None  # the call failed (a timeout, say) after the machine went: the delete is done
-            if action in ("create", "reimage"):
-                on_disk = row.pending_image if error is None else await self._image_on_disk(row.machine_key)
+                outcomes.append(await self._outcome(row, error, model_version, None))
+            elif template is None:
+                outcomes.append(await self._outcome(row, None, model_version, None))
             else:
-                # A create whose intent a newer one replaced before it was recorded (a crash cut it
-                # short) leaves no image in the store: learn it from the machine.
-                on_disk = await self._image_on_disk(row.machine_key) if row.image_urn is None else None
-            if self._changed is not None:
-                self._changed.add(row.machine_key)  # its states as the action left them are looked at next
-            try:
-                await self._outcomes.record(Outcome(row, error, model_version, on_disk, extensions))
-            except LeaseLost:
-                log.warning("the outcome of %s of %s was not written: the scale set's lease was taken over",
-                            action, row.machine_key)
+                provisioning.append(row)
+        # Provisioning ends when the extensions do: most have by now, and the rest are waited on together.
+        ended = [await self._extensions_ended(row, expected, wait=False) for row in provisioning]
+        waiting = [row for row, found in zip(provisioning, ended) if found is None]
+        waited = iter(await asyncio.gather(*(self._extensions_ended(row, expected, wait=True) for row in waiting)))
+        for row, found in zip(provisioning, ended):
+            error, extensions = found or next(waited)  # type: ignore[misc]
+            outcomes.append(await self._outcome(row, error, model_version, extensions))
+        try:
+            await self._outcomes.record(outcomes)
+        except LeaseLost:
+            log.warning("the outcomes of %s of %d instances of %s were not written: the scale set's lease was taken over",
+                        action, len(outcomes), rows[0].scale_set_key)
+
+    async def _outcome(self, row: _Intent, error: dict[str, str] | None, model_version: int | None,
+                       extensions: list[dict[str, str]] | None) -> Outcome:
+        action = row.pending_action
+        if error is not None and action == "delete" and await self._power(row.machine_key) == PowerState.UNKNOWN:
+            error = None  # the call failed (a timeout, say) after the machine went: the delete is done
+        if action in ("create", "reimage"):
+            on_disk = row.pending_image if error is None else await self._image_on_disk(row.machine_key)
+        else:
+            # A create whose intent a newer one replaced before it was recorded (a crash cut it
+            # short) leaves no image in the store: learn it from the machine.
+            on_disk = await self._image_on_disk(row.machine_key) if row.image_urn is None else None
+        if self._changed is not None:
+            self._changed.add(row.machine_key)  # its states as the action left them are looked at next
+        return Outcome(row, error, model_version, on_disk, extensions)
 
     async def _power(self, key: str) -> PowerState | None:
         status = await self._status(key)
@@ -260,27 +292,31 @@ class Reconciler:
         except Exception:  # noqa: BLE001 - the driver already failed once; the record says so
             return None
 
-    async def _await_extensions(self, row: sa.Row[Any], expected: set[str]
-                                ) -> tuple[dict[str, str] | None, list[dict[str, str]]]:
+    async def _extensions_ended(self, row: _Intent, expected: frozenset[str], *, wait: bool
+                                ) -> tuple[dict[str, str] | None, list[dict[str, str]]] | None:
         """Provisioning ends when the extensions do; a failed one fails it, as in Azure. Returns
-        the error, if any, and the extensions' states, which the outcome writes.
+        the error, if any, and the extensions' states, which the outcome writes; None while they
+        run, unless asked to `wait` (their progress is written meanwhile).
 
-        An extension the driver has not reported on yet counts as still running; while any runs,
-        their progress is written as it comes.
+        An extension the driver has not reported on yet counts as still running.
         """
         key = row.machine_key
         deadline = self.ctx.clock.monotonic() + self.ctx.settings.extension_timeout
         pause = 0.02  # most extensions finish just after the machine is up: look soon, then less often
         while True:
-            status = await self.ctx.driver.status(key)
+            try:
+                status = await self.ctx.driver.status(key)
+            except Exception as failure:  # noqa: BLE001 - the instance's, as the action's own would be
+                return {"code": "VMOperationFailed", "message": f"{row.pending_action} of instance {row.instance_id} failed: {failure}"}, []
             states = _extensions_json(status)
-            finished = {e.name for e in status.extensions if e.state != ExtensionState.TRANSITIONING}
-            if expected <= finished:
+            if expected <= {e.name for e in status.extensions if e.state != ExtensionState.TRANSITIONING}:
                 failed = [e for e in status.extensions if e.state == ExtensionState.FAILED]
                 if failed:
                     return {"code": "VMExtensionProvisioningError",
                             "message": "; ".join(f"VM has reported a failure when processing extension '{e.name}'. Error message: {e.message}" for e in failed)}, states
                 return None, states
+            if not wait:
+                return None
             if self.ctx.clock.monotonic() > deadline:
                 return {"code": "VMExtensionProvisioningTimeout", "message": f"Extensions of {key} did not finish in time."}, states
             self._store_extensions(row, states)
@@ -344,7 +380,7 @@ class Reconciler:
         if self._changed is not None:
             self._changed.add(machine_key)
 
-    def _store_extensions(self, row: sa.Row[Any], extensions: list[dict[str, str]]) -> None:
+    def _store_extensions(self, row: _Intent, extensions: list[dict[str, str]]) -> None:
         """Keep extension progress visible while provisioning waits on it."""
         key = row.machine_key
         with self.ctx.db.reading() as conn:
@@ -357,3 +393,12 @@ class Reconciler:
 
 def _extensions_json(status: InstanceStatus) -> list[dict[str, str]]:
     return [{"name": e.name, "state": str(e.state), "message": e.message} for e in status.extensions]
+
+
+async def _failure(call: Awaitable[None]) -> BaseException | None:
+    """What the call raised (None: nothing), as the driver's batch calls return it."""
+    try:
+        await call
+    except Exception as failure:  # noqa: BLE001 - the instance's, recorded with its outcome
+        return failure
+    return None

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from scaleset.clock import VirtualClock
-from scaleset.drivers.base import DriverError, InstanceSpec, PowerState
+from scaleset.drivers.base import Driver, DriverError, InstanceSpec, PowerState
 from scaleset.drivers.sim import SimDriver
 from scaleset.simulation import invariants as inv
 
@@ -99,6 +99,8 @@ class ObservedSim(SimDriver):
 
     async def reimage(self, spec: InstanceSpec, **kwargs: Any) -> None:
         await self._observed("reimage", spec.key, lambda: super(ObservedSim, self).reimage(spec, **kwargs))
+
+    reimage_many = Driver.reimage_many  # each reimage observed (and faulted) on its own
 
     async def start(self, key: str, **kwargs: Any) -> None:
         await self._observed("start", key, lambda: super(ObservedSim, self).start(key, **kwargs))
