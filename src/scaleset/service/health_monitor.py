@@ -178,8 +178,13 @@ class HealthMonitor:
             if full:
                 keys = set(specs)
             else:
-                keys = ({k for k, ids in nudged.items() if ids is None and k in specs}
-                        | {k for k in specs if (k in running) != (k in self._running)})
+                # A run began or ended: the instances of a scale set watched already are told, not
+                # read again (a publish that begins a thousand runs would read a million rows).
+                turned = {k for k in specs if (k in running) != (k in self._running)}
+                for key in turned & self._by_set.keys():
+                    for watched in self._by_set[key].values():
+                        watched.upgrading = key in running
+                keys = {k for k, ids in nudged.items() if ids is None and k in specs} | (turned - self._by_set.keys())
                 # What changed without a nudge (another replica's intents): its instances'
                 # fingerprint tells. Alone, every write nudges the watch.
                 if periodic and self._shared.sharing:

@@ -76,8 +76,9 @@ class Upgrades:
         task = asyncio.get_running_loop().create_task(self.runner.drive(run_id))
         task.add_done_callback(lambda t, run_id=run_id: self._finished(run_id, t))
         # Its instances are watched from now on (a Manual scale set's are not before), and its
-        # first batch waits on their verdicts: the watch reads them now, not at its next reread.
-        self.health.nudge(scale_set_key)
+        # first batch waits on their verdicts: the watch learns of the run now, not at its next
+        # reread (none of the instances changed: one watched already is not read again).
+        self.health.nudge(scale_set_key, ())
         self._tasks[run_id] = task
         self._task_sets[run_id] = scale_set_key
 

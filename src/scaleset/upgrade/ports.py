@@ -3,7 +3,7 @@ instances' health (`HealthView`). The service layer provides both; tests may pro
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -33,5 +33,6 @@ class HealthView(Protocol):
         """Each instance's health: True, False, or None while its verdict is not in yet (or, given
         the instances' action_seq, is of the machine before its last action)."""
 
-    def nudge(self, scale_set_key: str) -> None:
-        """A run of the scale set began (or is carried on here): its instances' verdicts are wanted now."""
+    def nudge(self, scale_set_key: str, ids: Iterable[int] | None = None) -> None:
+        """A run of the scale set began (or is carried on here; `ids` empty: no instance changed):
+        its instances' verdicts are wanted now."""
