@@ -27,31 +27,11 @@ from scaleset.drivers.base import (
 from scaleset.drivers.fencing import FenceBook
 from scaleset.drivers.machine_dir import read_json, write_json_atomic
 from scaleset.drivers.sim_image import SimImage, install_sim_image
-from scaleset.drivers.spec_json import spec_from_document, spec_to_document
+from scaleset.drivers.sim_machine import Machine, machine_document, machine_from, settled
 from scaleset.health.answers import ProbeAnswer
 from scaleset.health.probe_spec import ProbeSpec
 
 OPERATIONS = frozenset({"create", "reimage", "start", "stop", "deallocate", "delete"})
-_INTERRUPTED = "interrupted: the machine stopped before the extension finished"
-
-
-class _Machine:
-    __slots__ = ("spec", "image", "power", "urn", "extensions", "healthy", "disks", "op", "running_since")
-
-    def __init__(self, spec: InstanceSpec, image: SimImage, power: PowerState) -> None:
-        self.spec = spec
-        self.image = image
-        self.power = power
-        self.urn = spec.image.urn
-        self.extensions: tuple[ExtensionStatus, ...] = _transitioning(spec)
-        self.healthy: bool | None = None  # injected health; None follows the image
-        self.disks: dict[int, dict[str, str]] | None = None  # made on first use
-        self.op = 0  # bumped by every operation, so a slower one finds it was overtaken
-        # clock.monotonic() when it last came up, its app warming up from then; one adopted from a
-        # snapshot came up long ago.
-        self.running_since = float("-inf")
-
-
 class SimDriver(Driver):
     """Simulated machines.
 
@@ -87,7 +67,7 @@ class SimDriver(Driver):
     def __init__(self, clock: Clock | None = None, *, root: Path | None = None) -> None:
         self._clock = clock or RealClock()
         self._root = root
-        self._machines: dict[str, _Machine] = {}
+        self._machines: dict[str, Machine] = {}
         self._images: dict[Path, SimImage] = {}
         self._faults: dict[str, set[str]] = {}
         self._fences = FenceBook()  # in memory: replicas sharing a simulator share one process
@@ -109,7 +89,7 @@ class SimDriver(Driver):
             await self._start(spec.key, machine)
             return
         image = self._image(spec.image)
-        machine = self._machines[spec.key] = _Machine(spec, image, PowerState.STARTING)
+        machine = self._machines[spec.key] = Machine(spec, image, PowerState.STARTING)
         self._changed(spec.key)
         if not await self._wait(spec.key, machine, image.boot_seconds):
             return
@@ -128,8 +108,8 @@ class SimDriver(Driver):
         """A batch as one: the machines wait on the clock together, not in a task each (a fifth of
         a million may be reimaged at once)."""
         failures: list[BaseException | None] = [None] * len(specs)
-        waiting: list[tuple[float, int, _Machine, SimImage, int]] = []  # (seconds, index, machine, image, op)
-        done: list[tuple[int, str, _Machine]] = []  # this generation's reimage was done already
+        waiting: list[tuple[float, int, Machine, SimImage, int]] = []  # (seconds, index, machine, image, op)
+        done: list[tuple[int, str, Machine]] = []  # this generation's reimage was done already
         for index, spec in enumerate(specs):
             try:
                 self._fences.check(spec.key, fence)
@@ -160,7 +140,7 @@ class SimDriver(Driver):
                 continue  # another operation overtook this one meanwhile
             if image.fail_reimage or self._take_fault(spec.key, "reimage"):
                 machine.power = PowerState.STOPPED
-                machine.extensions = _settled(machine.extensions)
+                machine.extensions = settled(machine.extensions)
                 self._changed(spec.key)
                 failures[index] = DriverError(f"simulated failure reimaging {spec.key!r} to {spec.image.urn}")
                 continue
@@ -255,7 +235,7 @@ class SimDriver(Driver):
             machine.op += 1
             machine.power = PowerState(power_state)
             if machine.power is not PowerState.RUNNING:
-                machine.extensions = _settled(machine.extensions)
+                machine.extensions = settled(machine.extensions)
         if healthy is not None or power_state is not None:
             self._changed(key)
 
@@ -272,12 +252,12 @@ class SimDriver(Driver):
         if self._root is None:
             return
         self._root.mkdir(parents=True, exist_ok=True)
-        document = {key: _machine_document(m) for key, m in self._machines.items()}
+        document = {key: machine_document(m) for key, m in self._machines.items()}
         write_json_atomic(self._root / "machines.json", document)
 
     # -- plumbing
 
-    async def _start(self, key: str, machine: _Machine) -> None:
+    async def _start(self, key: str, machine: Machine) -> None:
         if machine.power in (PowerState.RUNNING, PowerState.STARTING):
             return
         machine.power = PowerState.STARTING
@@ -292,16 +272,16 @@ class SimDriver(Driver):
         machine.running_since = self._clock.monotonic()
         self._changed(key)
 
-    def _power_off(self, key: str, machine: _Machine, power: PowerState, *, op: str = "stop") -> None:
+    def _power_off(self, key: str, machine: Machine, power: PowerState, *, op: str = "stop") -> None:
         if self._take_fault(key, op):
             raise DriverError(f"simulated failure: {op} {key!r}")
         machine.op += 1
         if not (power is PowerState.STOPPED and machine.power is PowerState.DEALLOCATED):
             machine.power = power
-        machine.extensions = _settled(machine.extensions)
+        machine.extensions = settled(machine.extensions)
         self._changed(key)
 
-    async def _wait(self, key: str, machine: _Machine, seconds: float) -> bool:
+    async def _wait(self, key: str, machine: Machine, seconds: float) -> bool:
         """Spend `seconds` on the clock; False if another operation overtook this one meanwhile."""
         machine.op += 1
         token = machine.op
@@ -309,7 +289,7 @@ class SimDriver(Driver):
             await self._clock.sleep(seconds)
         return self._machines.get(key) is machine and machine.op == token
 
-    def _run(self, machine: _Machine) -> None:
+    def _run(self, machine: Machine) -> None:
         machine.power = PowerState.RUNNING
         machine.running_since = self._clock.monotonic()
         if machine.image.extensions_fail:
@@ -347,7 +327,7 @@ class SimDriver(Driver):
             image = self._images[artifact.path] = SimImage.from_document(document)
         return image
 
-    def _existing(self, key: str) -> _Machine:
+    def _existing(self, key: str) -> Machine:
         machine = self._machines.get(key)
         if machine is None:
             raise DriverError(f"no machine {key!r}")
@@ -355,7 +335,7 @@ class SimDriver(Driver):
 
     def _load(self, path: Path) -> None:
         for key, document in (read_json(path) or {}).items():
-            machine = _machine_from(document)
+            machine = machine_from(document)
             self._machines[key] = machine
             self._images.setdefault(machine.spec.image.path, machine.image)
             # An operation under way when the snapshot was taken finished while no one watched.
@@ -363,38 +343,3 @@ class SimDriver(Driver):
                 self._run(machine)
             elif machine.power in (PowerState.STOPPING, PowerState.DEALLOCATING):
                 machine.power = PowerState.STOPPED if machine.power is PowerState.STOPPING else PowerState.DEALLOCATED
-
-
-def _transitioning(spec: InstanceSpec) -> tuple[ExtensionStatus, ...]:
-    return tuple(ExtensionStatus(e.name, ExtensionState.TRANSITIONING) for e in spec.extensions)
-
-
-def _settled(statuses: tuple[ExtensionStatus, ...]) -> tuple[ExtensionStatus, ...]:
-    if not any(s.state is ExtensionState.TRANSITIONING for s in statuses):
-        return statuses
-    return tuple(
-        ExtensionStatus(s.name, ExtensionState.FAILED, _INTERRUPTED) if s.state is ExtensionState.TRANSITIONING else s
-        for s in statuses
-    )
-
-
-def _machine_document(machine: _Machine) -> dict[str, Any]:
-    return {
-        "spec": spec_to_document(machine.spec),
-        "image": machine.image.to_document(),
-        "power": machine.power.value,
-        "urn": machine.urn,
-        "extensions": [[s.name, s.state.value, s.message] for s in machine.extensions],
-        "healthy": machine.healthy,
-        "disks": {str(lun): disk for lun, disk in (machine.disks or {}).items()},
-    }
-
-
-def _machine_from(document: dict[str, Any]) -> _Machine:
-    spec = spec_from_document(document["spec"])
-    machine = _Machine(spec, SimImage.from_document(document["image"]), PowerState(document["power"]))
-    machine.urn = document["urn"]
-    machine.extensions = tuple(ExtensionStatus(n, ExtensionState(s), m) for n, s, m in document["extensions"])
-    machine.healthy = document["healthy"]
-    machine.disks = {int(lun): disk for lun, disk in document["disks"].items()} or None
-    return machine

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import heapq
-import json
 import itertools
 import math
 import sys
@@ -30,12 +29,11 @@ from scaleset.health.http_probe import Prober
 from scaleset.health.probing import probe_client
 from scaleset.health.tracker import HealthTracker
 from scaleset.health.verdicts import HealthState, Verdict
-from scaleset.model.scale_set import ScaleSetModel
 from scaleset.service.context import Context
 from scaleset.store.leases import scale_set_lease
-from scaleset.service.health_store import SharedVerdicts, fingerprints, probe_of, watch_rows
+from scaleset.service.health_store import Bodies, SharedVerdicts, fingerprints, watch_rows
 from scaleset.service.watched import Seen, Watched
-from scaleset.store.tables import instance_health, scale_sets, upgrade_runs
+from scaleset.store.tables import instance_health, upgrade_runs
 from scaleset.upgrade.runs import ACTIVE
 
 # Seconds between reads of the store when nothing nudged the watch: what changes without a nudge
@@ -61,8 +59,7 @@ class HealthMonitor:
         self._specs: dict[str, ProbeSpec | None] = {}  # the probe each watched scale set's instances had
         self._running: set[str] = set()  # scale sets with a run under way, at the last read
         self._keys: dict[str, str] = {}  # each watched scale set's key, one string for all its instances
-        # key -> (body, whether gated on health, its probe): a probe is worked out once per body.
-        self._bodies: dict[str, tuple[Any, bool, ProbeSpec | None]] = {}
+        self._bodies = Bodies()
         self._settling = 0  # instances probed as they settle (_settle)
         # (next probe, tie-break, instance): what comes due between two reads of the store. An entry
         # whose instance was reset or went meanwhile is skipped when it comes up.
@@ -174,7 +171,7 @@ class HealthMonitor:
         with self.ctx.db.reading() as conn:
             running = set(conn.execute(sa.select(upgrade_runs.c.scale_set_key)
                                        .where(upgrade_runs.c.state.in_(ACTIVE))).scalars().all())
-            specs = self._watched_sets(conn, None if periodic else set(nudged), running, fresh=full)
+            specs = self._bodies.watched(conn, None if periodic else set(nudged), running, self._probing, fresh=full)
             if full:
                 keys = set(specs)
             else:
@@ -227,30 +224,6 @@ class HealthMonitor:
                 self._keys.pop(key, None)
         self._unwritten = False
         self._shared.write(self._watched, self._by_set)
-
-    def _watched_sets(self, conn: sa.Connection, keys: set[str] | None, running: set[str], *,
-                      fresh: bool) -> dict[str, ProbeSpec | None]:
-        """The probe of each scale set we watch (of those in `keys`, or all): the ones whose lease we
-        hold and whose upgrades are gated on health. A probe is worked out again when the body
-        changed, or (`fresh`) always: a load balancer's probe may have changed."""
-        # The body as stored (text on SQLite), decoded only when it changed: a thousand bodies
-        # every few seconds cost more to decode than to compare.
-        query = sa.select(scale_sets.c.key, scale_sets.c.name, sa.type_coerce(scale_sets.c.body, sa.Text).label("body"))
-        if keys is not None:
-            query = query.where(scale_sets.c.key.in_(sorted(keys)))
-        found: dict[str, ProbeSpec | None] = {}
-        for scale_set in conn.execute(query).all():
-            if not self._probing(scale_set.key):
-                continue  # another replica probes it
-            known = self._bodies.get(scale_set.key)
-            if fresh or known is None or known[0] != scale_set.body:
-                body = json.loads(scale_set.body) if isinstance(scale_set.body, str) else scale_set.body
-                model = ScaleSetModel.from_body(scale_set.name, body)
-                gated = model.automatic_os_upgrade or model.upgrade_mode == "Rolling"
-                known = self._bodies[scale_set.key] = (scale_set.body, gated, probe_of(conn, body, model))
-            if known[1] or scale_set.key in running:
-                found[scale_set.key] = known[2]
-        return found
 
     def _consider(self, scale_set_key: str, row: Seen, spec: ProbeSpec | None, now: datetime,
                   upgrading: bool) -> None:

@@ -1,4 +1,5 @@
-"""What the health watch reads of the store, and the verdicts it writes there for other replicas.
+"""What the health watch reads of the store (the scale sets to watch and their probes, their
+instances), and the verdicts it writes there for other replicas.
 
 Reads are few columns, by scale set (or by instance), and a fingerprint per scale set that the
 database computes, so that a watch over a million instances reads only what changed.
@@ -6,8 +7,9 @@ database computes, so that a watch over a million instances reads only what chan
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,7 +21,7 @@ from scaleset.service.context import Context
 from scaleset.service.network import health_probe_of
 from scaleset.store.database import chunks
 from scaleset.store.leases import LeaseLost, scale_set_lease
-from scaleset.store.tables import instance_health, instances
+from scaleset.store.tables import instance_health, instances, scale_sets
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,39 @@ def watch_rows(conn: sa.Connection, keys: list[str], specs: dict[str, ProbeSpec 
         for chunk in chunks(wanted):
             rows += conn.execute(sa.select(*columns).where(instances.c.scale_set_key.in_(chunk))).all()
     return rows
+
+
+class Bodies:
+    """Each scale set's body as last read, whether its upgrades are gated on health, and its probe:
+    a probe is worked out once per body."""
+
+    def __init__(self) -> None:
+        self._known: dict[str, tuple[Any, bool, ProbeSpec | None]] = {}
+
+    def watched(self, conn: sa.Connection, keys: set[str] | None, running: set[str],
+                probing: Callable[[str], bool], *, fresh: bool) -> dict[str, ProbeSpec | None]:
+        """The probe of each scale set to watch (of those in `keys`, or all): the ones we probe
+        (`probing`: we hold the lease) whose upgrades are gated on health or under way. A probe is
+        worked out again when the body changed, or (`fresh`) always: a load balancer's probe may
+        have changed."""
+        # The body as stored (text on SQLite), decoded only when it changed: a thousand bodies
+        # every few seconds cost more to decode than to compare.
+        query = sa.select(scale_sets.c.key, scale_sets.c.name, sa.type_coerce(scale_sets.c.body, sa.Text).label("body"))
+        if keys is not None:
+            query = query.where(scale_sets.c.key.in_(sorted(keys)))
+        found: dict[str, ProbeSpec | None] = {}
+        for scale_set in conn.execute(query).all():
+            if not probing(scale_set.key):
+                continue  # another replica probes it
+            known = self._known.get(scale_set.key)
+            if fresh or known is None or known[0] != scale_set.body:
+                body = json.loads(scale_set.body) if isinstance(scale_set.body, str) else scale_set.body
+                model = ScaleSetModel.from_body(scale_set.name, body)
+                gated = model.automatic_os_upgrade or model.upgrade_mode == "Rolling"
+                known = self._known[scale_set.key] = (scale_set.body, gated, probe_of(conn, body, model))
+            if known[1] or scale_set.key in running:
+                found[scale_set.key] = known[2]
+        return found
 
 
 class SharedVerdicts:
