@@ -25,22 +25,22 @@ def instance_rows(conn: sa.Connection, scale_set_key: str, ids: list[int] | None
     return {row.instance_id: row for row in conn.execute(query).all()}
 
 
-def read_set(conn: sa.Connection, run: sa.Row[Any]) -> tuple[dict[int, sa.Row[Any]], dict[int, sa.Row[Any]]]:
-    """The scale set's instances and the run's members, by id: what a judgment reads, once."""
-    return instance_rows(conn, run.scale_set_key), runs.members(conn, run.id)
+def read_set(conn: sa.Connection, run: sa.Row[Any]) -> tuple[dict[int, sa.Row[Any]], dict[int, Progress]]:
+    """The scale set's instances and the run's members' progress, by id: what a judgment reads, once."""
+    return instance_rows(conn, run.scale_set_key), runs.progress_of(conn, run.id)
 
 
 def forget_gone(conn: sa.Connection, run: sa.Row[Any], rows: dict[int, sa.Row[Any]],
-                progress: dict[int, sa.Row[Any]]) -> set[int]:
+                progress: dict[int, Progress]) -> set[int]:
     """Members whose instance left the scale set (deleted, or being deleted) leave the run too
     (and `progress`).
 
     Only pending and in-flight ones: a member that has had its outcome keeps it, whatever
     happens to its instance after (maxSurge deletes every instance it replaced).
     """
-    unsettled = (str(Progress.PENDING), str(Progress.IN_FLIGHT))
-    gone = {i for i, m in progress.items()
-            if (i not in rows or rows[i].pending_action == "delete") and m.progress in unsettled}
+    unsettled = (Progress.PENDING, Progress.IN_FLIGHT)
+    gone = {i for i, p in progress.items()
+            if (i not in rows or rows[i].pending_action == "delete") and p in unsettled}
     runs.forget(conn, run.id, sorted(gone))
     for instance_id in gone:
         del progress[instance_id]
@@ -52,7 +52,7 @@ def failed_reimages(run: sa.Row[Any], rows: dict[int, sa.Row[Any]]) -> dict[int,
             if i in rows and rows[i].provisioning_state == "Failed"}
 
 
-def members(run: sa.Row[Any], rows: dict[int, sa.Row[Any]], progress: dict[int, sa.Row[Any]], view: HealthView, *,
+def members(run: sa.Row[Any], rows: dict[int, sa.Row[Any]], progress: dict[int, Progress], view: HealthView, *,
             unknown_is_unhealthy: bool = False) -> list[Member] | None:
     """The set as the planner sees it; None while some verdict is unknown, unless that counts as unhealthy."""
     health = view.healthy(run.scale_set_key, {i: row.action_seq for i, row in rows.items()})
@@ -60,14 +60,13 @@ def members(run: sa.Row[Any], rows: dict[int, sa.Row[Any]], progress: dict[int, 
     for instance_id, row in sorted(rows.items()):
         if row.pending_action == "delete":
             continue
-        member = progress.get(instance_id)
         verdict = health.get(instance_id)
         if verdict is None and not unknown_is_unhealthy:
             return None
         found.append(Member(
             id=instance_id,
             healthy=bool(verdict),
-            progress=Progress(member.progress) if member else Progress.SKIPPED,  # joined after the start
+            progress=progress.get(instance_id, Progress.SKIPPED),  # not a member: joined after the start
             zone=row.zone,
             update_domain=row.update_domain,
         ))

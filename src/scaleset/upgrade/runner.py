@@ -121,7 +121,7 @@ class Runner:
         with self._writing(run) as conn:
             rows, progress = run_reads.read_set(conn, run)
             run_reads.forget_gone(conn, run, rows, progress)
-        left = any(Progress(m.progress) == Progress.PENDING for m in progress.values())
+        left = Progress.PENDING in progress.values()
         if not left:  # nothing to upgrade: done at once, whatever health says
             with self._writing(run) as conn:
                 self._end(conn, run, "Completed", None, now)
@@ -216,7 +216,7 @@ class Runner:
         with self._writing(run) as conn:
             if isinstance(outcome, planner.GoOn):
                 # The pause is between batches: after the last one the run ends at once.
-                left = any(Progress(m.progress) == Progress.PENDING and i not in judged for i, m in progress.items())
+                left = any(p == Progress.PENDING and i not in judged for i, p in progress.items())
                 phase = "pause" if policy.pause_between_batches > 0 and left else "next"
                 runs.update(conn, run.id, phase=phase, batch=[], phase_since=now)
             else:
@@ -249,7 +249,7 @@ class Runner:
         new = tuple(run.batch)
         with self.db.reading() as conn:
             rows, progress = run_reads.read_set(conn, run)
-        old = sorted(i for i, m in progress.items() if Progress(m.progress) == Progress.IN_FLIGHT)
+        old = sorted(i for i, p in progress.items() if p == Progress.IN_FLIGHT)
         members = run_reads.members(run, rows, progress, self.health, unknown_is_unhealthy=True)
         assert members is not None
         now = self.clock.now()
@@ -300,8 +300,9 @@ class Runner:
             return False
         now = self.clock.now()
         with self._writing(run) as conn:
-            states, members = run_reads.read_set(conn, run)
-            gone = run_reads.forget_gone(conn, run, states, members)
+            states, progress = run_reads.read_set(conn, run)
+            gone = run_reads.forget_gone(conn, run, states, progress)
+            members = runs.members(conn, run.id)  # with the image each had before
             good, bad = [], []
             for instance_id in (i for i in run.batch if i not in gone):
                 row = states.get(instance_id)
