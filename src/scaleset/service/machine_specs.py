@@ -7,6 +7,7 @@ artifact, the size, the ports, the extensions with their decrypted protected set
 
 from __future__ import annotations
 
+import functools
 import sys
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,10 @@ from scaleset.service import bodies
 from scaleset.service.network import backend_ports, health_probe_of
 from scaleset.store.secrets import SecretBox
 from scaleset.store.tables import scale_sets
+
+
+# Instance ids repeat from one scale set to the next: one string for each, not one per machine.
+_id_text = functools.cache(str)
 
 
 @dataclass(frozen=True)
@@ -41,7 +46,7 @@ class SpecTemplate:
         return InstanceSpec(
             # Interned: the health watch keeps the same strings for the same machine.
             key=sys.intern(row.machine_key),
-            instance_id=str(row.instance_id),
+            instance_id=_id_text(row.instance_id),
             generation=row.action_seq,  # a reimage the driver already did for this intent is not redone
             computer_name=computer_name(self.model.computer_name_prefix, row.instance_id),
             private_ip=sys.intern(row.private_ip),
