@@ -139,6 +139,14 @@ async def test_a_batch_judged_by_power_and_extension_states_moves_on_as_soon_as_
         assert (run.ended_at - run.started_at).total_seconds() < 5 * (60 + 10)
 
 
+async def test_a_run_reads_its_scale_set_once_a_batch(tmp_path: Path) -> None:
+    # Judging a batch and choosing the next are one look at the set, not two (it was 11 for 5 batches).
+    run, seen = await upgrade_of_50(tmp_path)
+    assert run.state == "Completed" and run.batch_count == 5
+    members = [s for s in seen if "FROM upgrade_members" in s]
+    assert len(members) <= 5 + 1, members  # a judgement each, and the first choice
+
+
 async def test_a_batch_s_reimages_are_one_call_to_the_driver(tmp_path: Path) -> None:
     # A task and a driver call each, a fifth of a million instances in flight cost ~4 KB apiece.
     CountingSim.batches = []

@@ -121,8 +121,13 @@ class Runner:
         with self._writing(run) as conn:
             rows, progress = run_reads.read_set(conn, run)
             run_reads.forget_gone(conn, run, rows, progress)
-        left = Progress.PENDING in progress.values()
-        if not left:  # nothing to upgrade: done at once, whatever health says
+        return self._choose(run, rows, progress, now)
+
+    def _choose(self, run: sa.Row[Any], rows: dict[int, sa.Row[Any]], progress: dict[int, Progress],
+                now: datetime) -> bool:
+        """The next batch, from the scale set as read (`rows`, `progress`): launched, or the run's end;
+        False while a verdict it needs is not in yet."""
+        if Progress.PENDING not in progress.values():  # nothing to upgrade: done at once, whatever health says
             with self._writing(run) as conn:
                 self._end(conn, run, "Completed", None, now)
             return True
@@ -220,6 +225,7 @@ class Runner:
                 phase = "pause" if policy.pause_between_batches > 0 and left else "next"
                 runs.update(conn, run.id, phase=phase, batch=[], phase_since=now)
             else:
+                phase = None
                 error = run_reads.stop_error(outcome, run.batch, bad, failed)
                 if outcome.roll_back:
                     self._begin_rollback(conn, run, outcome.roll_back, error, now)
@@ -227,6 +233,11 @@ class Runner:
                     self._end(conn, run, "Faulted", error, now)
         if isinstance(outcome, planner.Stop) and outcome.roll_back:
             self.actions.wake(run.scale_set_key, list(outcome.roll_back))  # a batch that goes on wrote no intents
+        if phase == "next" and not run.cancel_requested and not run.paused:
+            # On to the next batch in the same step, from the scale set as just read: reading it
+            # again for the choice costs as much as the judgement did.
+            progress.update(judged)
+            self._choose(run, rows, progress, now)
         return True
 
     def _batch_waits(self, run: sa.Row[Any]) -> bool:
