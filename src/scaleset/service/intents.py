@@ -30,10 +30,10 @@ _PROVISIONING = {"create": "Creating", "delete": "Deleting"}
 UPDATE_DOMAINS = 5
 
 
-def live_instances(conn: sa.Connection, scale_set_key: str) -> list[sa.Row[Any]]:
-    """Instances not on their way out, by instance id."""
+def live_instances(conn: sa.Connection, scale_set_key: str, *columns: sa.ColumnElement[Any]) -> list[sa.Row[Any]]:
+    """Instances not on their way out, by instance id: their `columns`, or whole rows."""
     return conn.execute(
-        sa.select(instances)
+        sa.select(*(columns or (instances,)))
         .where(instances.c.scale_set_key == scale_set_key,
                sa.or_(instances.c.pending_action.is_(None), instances.c.pending_action != "delete"))
         .order_by(instances.c.instance_id)

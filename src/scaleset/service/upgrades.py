@@ -180,7 +180,7 @@ class Upgrades:
         if scale_set.provisioning_state == "Deleting" or runs.active_for(conn, scale_set.key) is not None:
             return None  # one run at a time; a run already under way moves to its own target
         target = self._target(conn, scale_set).urn
-        if all(_bound_for(row) == target for row in intents.live_instances(conn, scale_set.key)):
+        if all(_bound_for(row) == target for row in intents.live_instances(conn, scale_set.key, *_BOUND_COLUMNS)):
             return None  # nothing runs behind the newest version (an older one was published): no run
         run_id, _ = self._begin(conn, scale_set, started_by="Platform", force=False)
         return run_id
@@ -195,7 +195,7 @@ class Upgrades:
         policy = effective_policy(scale_set.body, started_by=started_by, health_wait=self.ctx.settings.health_wait)
         members = {row.instance_id: (Progress.PENDING if force or _bound_for(row) != target.urn else Progress.SKIPPED,
                                      row.image_urn or row.pending_image)
-                   for row in intents.live_instances(conn, scale_set.key)}
+                   for row in intents.live_instances(conn, scale_set.key, *_BOUND_COLUMNS)}
         op = operations.begin(conn, subscription=scale_set.subscription_id, location=scale_set.location,
                               resource_key=scale_set.key, kind=operations.RUN_KIND, now=now)
         run_id = runs.create(conn, scale_set_key=scale_set.key, started_by=started_by, target_urn=target.urn, force=force,
@@ -288,6 +288,10 @@ class Upgrades:
             window = self.ctx.settings.history_window
             kept = [run for run in found if run.state in runs.ACTIVE or (now - run.started_at).total_seconds() <= window]
             return scale_set, [(run, runs.counts(runs.members(conn, run.id))) for run in kept[: self.ctx.settings.history_keep]]
+
+
+# What _bound_for reads of an instance (a thousand of them as each run begins; not the JSON columns).
+_BOUND_COLUMNS = (instances.c.instance_id, instances.c.pending_action, instances.c.pending_image, instances.c.image_urn)
 
 
 def _bound_for(row: sa.Row[Any]) -> str | None:
