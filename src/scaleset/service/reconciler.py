@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 from collections.abc import Awaitable
-from typing import Any, NamedTuple
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -28,6 +27,7 @@ from scaleset.drivers.base import ExtensionState, InstanceStatus, PowerState
 from scaleset.images.artifacts import ArtifactStore
 from scaleset.service import machine_specs
 from scaleset.service.context import Context
+from scaleset.service.dispatched import ACTION_COLUMNS, Intent, intent
 from scaleset.service.intents import ACTIONS
 from scaleset.service.machine_specs import SpecTemplate
 from scaleset.service.outcomes import Outcome, Outcomes
@@ -37,41 +37,9 @@ from scaleset.store.tables import instances
 
 log = logging.getLogger(__name__)
 
-# What carrying an intent out reads of its instance (its JSON columns are not needed: a batch's
-# rows are kept while its actions run).
-_ACTION_COLUMNS = (instances.c.scale_set_key, instances.c.instance_id, instances.c.machine_key, instances.c.private_ip,
-                   instances.c.pending_action, instances.c.pending_image, instances.c.pending_op, instances.c.action_seq,
-                   instances.c.image_urn, instances.c.model_version)
-
-
 # An intent is pending, said so that SQLite looks it up in the index on pending_action: for "IS NOT
 # NULL" it scans the whole table, which at a million instances costs every dispatch ~0.1 s.
 _PENDING = instances.c.pending_action.in_(ACTIONS)
-
-
-class _Intent(NamedTuple):
-    """An instance's intent as dispatched: the _ACTION_COLUMNS of its row."""
-
-    scale_set_key: str
-    instance_id: int
-    machine_key: str
-    private_ip: str
-    pending_action: str
-    pending_image: str | None
-    pending_op: str
-    action_seq: int
-    image_urn: str | None
-    model_version: int
-
-
-def _intent(row: sa.Row[Any], shared: dict[Any, Any]) -> _Intent:
-    """The row, with one copy of the strings a batch's rows have in common (scale set, action,
-    image, operation) instead of one each: a fifth of a million instances may be in flight."""
-    one = shared.setdefault
-    return _Intent(one(row.scale_set_key, row.scale_set_key), row.instance_id, sys.intern(row.machine_key),
-                   sys.intern(row.private_ip), one(row.pending_action, row.pending_action),
-                   one(row.pending_image, row.pending_image), one(row.pending_op, row.pending_op), row.action_seq,
-                   one(row.image_urn, row.image_urn), row.model_version)
 
 
 class Reconciler:
@@ -165,14 +133,14 @@ class Reconciler:
                     waiting.setdefault(key, []).append(instance_id)
             pending, shared = [], {}
             for key, ids in waiting.items():
-                pending += [_intent(row, shared) for row in conn.execute(sa.select(*_ACTION_COLUMNS).where(
+                pending += [intent(row, shared) for row in conn.execute(sa.select(*ACTION_COLUMNS).where(
                     instances.c.scale_set_key == key, instances.c.instance_id.in_(ids),
                     instances.c.pending_action.is_not(None))).all()]
         tokens: dict[str, int | None] = {}
         # A batch's creates and reimages (one scale set, one image) go to the driver in one call,
         # from the part of a spec they share, worked out once (or the error each of them reports:
         # the image is gone, say); other actions go one instance at a time.
-        batches: dict[tuple[str, str, str | None], list[_Intent]] = {}
+        batches: dict[tuple[str, str, str | None], list[Intent]] = {}
         for row in pending:
             if (row.scale_set_key, row.instance_id) in self._inflight:
                 continue
@@ -189,7 +157,7 @@ class Reconciler:
         for (key, _, _), rows in batches.items():
             self._launch(rows, tokens[key], self._template(rows[0]))
 
-    def _launch(self, rows: list[_Intent], token: int | None, template: SpecTemplate | Exception | None) -> None:
+    def _launch(self, rows: list[Intent], token: int | None, template: SpecTemplate | Exception | None) -> None:
         task = asyncio.create_task(self._carry_out(rows, token or 0, template))
         slots = [(row.scale_set_key, row.instance_id) for row in rows]
         for slot in slots:
@@ -218,7 +186,7 @@ class Reconciler:
 
     # -- carrying intents out -------------------------------------------------------------------
 
-    async def _carry_out(self, rows: list[_Intent], token: int, template: SpecTemplate | Exception | None) -> None:
+    async def _carry_out(self, rows: list[Intent], token: int, template: SpecTemplate | Exception | None) -> None:
         """Carry out one instance's intent, or (with a template) a batch's creates or reimages,
         and record the outcomes together."""
         driver, model_version, expected = self.ctx.driver, None, frozenset[str]()
@@ -261,7 +229,7 @@ class Reconciler:
             log.warning("the outcomes of %s of %d instances of %s were not written: the scale set's lease was taken over",
                         action, len(outcomes), rows[0].scale_set_key)
 
-    async def _outcome(self, row: _Intent, error: dict[str, str] | None, model_version: int | None,
+    async def _outcome(self, row: Intent, error: dict[str, str] | None, model_version: int | None,
                        extensions: list[dict[str, str]] | None) -> Outcome:
         action = row.pending_action
         if error is not None and action == "delete" and await self._power(row.machine_key) == PowerState.UNKNOWN:
@@ -292,7 +260,7 @@ class Reconciler:
         except Exception:  # noqa: BLE001 - the driver already failed once; the record says so
             return None
 
-    async def _extensions_ended(self, row: _Intent, expected: frozenset[str], *, wait: bool
+    async def _extensions_ended(self, row: Intent, expected: frozenset[str], *, wait: bool
                                 ) -> tuple[dict[str, str] | None, list[dict[str, str]]] | None:
         """Provisioning ends when the extensions do; a failed one fails it, as in Azure. Returns
         the error, if any, and the extensions' states, which the outcome writes; None while they
@@ -380,7 +348,7 @@ class Reconciler:
         if self._changed is not None:
             self._changed.add(machine_key)
 
-    def _store_extensions(self, row: _Intent, extensions: list[dict[str, str]]) -> None:
+    def _store_extensions(self, row: Intent, extensions: list[dict[str, str]]) -> None:
         """Keep extension progress visible while provisioning waits on it."""
         key = row.machine_key
         with self.ctx.db.reading() as conn:

@@ -1,0 +1,42 @@
+"""An instance's intent as the reconciler dispatches it: a few columns of its row, kept small,
+for a fifth of a million may be in flight at once."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, NamedTuple
+
+import sqlalchemy as sa
+
+from scaleset.store.tables import instances
+
+# What carrying an intent out reads of its instance (its JSON columns are not needed: a batch's
+# rows are kept while its actions run).
+ACTION_COLUMNS = (instances.c.scale_set_key, instances.c.instance_id, instances.c.machine_key, instances.c.private_ip,
+                  instances.c.pending_action, instances.c.pending_image, instances.c.pending_op, instances.c.action_seq,
+                  instances.c.image_urn, instances.c.model_version)
+
+
+class Intent(NamedTuple):
+    """An instance's intent as dispatched: the ACTION_COLUMNS of its row."""
+
+    scale_set_key: str
+    instance_id: int
+    machine_key: str
+    private_ip: str
+    pending_action: str
+    pending_image: str | None
+    pending_op: str
+    action_seq: int
+    image_urn: str | None
+    model_version: int
+
+
+def intent(row: sa.Row[Any], shared: dict[Any, Any]) -> Intent:
+    """The row, with one copy of the strings a batch's rows have in common (scale set, action,
+    image, operation) instead of one each: a fifth of a million instances may be in flight."""
+    one = shared.setdefault
+    return Intent(one(row.scale_set_key, row.scale_set_key), row.instance_id, sys.intern(row.machine_key),
+                   sys.intern(row.private_ip), one(row.pending_action, row.pending_action),
+                   one(row.pending_image, row.pending_image), one(row.pending_op, row.pending_op), row.action_seq,
+                   one(row.image_urn, row.image_urn), row.model_version)
