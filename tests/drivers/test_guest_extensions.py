@@ -1,10 +1,11 @@
-"""Extension ordering and message hygiene, as pure functions."""
+"""Extension ordering, message hygiene, and how a command's end is read."""
 
 from __future__ import annotations
 
+import subprocess
 from typing import Any
 
-from scaleset.drivers.guest_extensions import provision_order, redact_url
+from scaleset.drivers.guest_extensions import provision_order, redact_url, wait_for_exit
 
 
 def ext(name: str, *after: str) -> dict[str, Any]:
@@ -35,3 +36,14 @@ def test_a_cycle_is_returned_apart() -> None:
 
 def test_urls_in_messages_lose_their_query_and_credentials() -> None:
     assert redact_url("https://user:pw@store.example/c/s.sh?sv=1&sig=SECRET#frag") == "https://store.example/c/s.sh"
+
+
+def test_a_command_seen_ending_once_the_machine_stops_was_interrupted_not_failed() -> None:
+    # The stop terminates the session, so the command dies of the signal; which the supervisor
+    # sees first, the stop or the exit, must not decide what the extension reports (a CI flake:
+    # "command exited with code -15" instead of "interrupted").
+    proc = subprocess.Popen(["/bin/sh", "-c", "exit 143"])
+    proc.wait()
+    assert wait_for_exit(proc, timeout=5, should_stop=lambda: True) is None
+    proc = subprocess.Popen(["/bin/sh", "-c", "exit 3"])
+    assert wait_for_exit(proc, timeout=5, should_stop=lambda: False) == 3

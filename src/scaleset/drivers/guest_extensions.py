@@ -241,6 +241,10 @@ def wait_for_exit(
             proc.wait()
             return "timeout"
         time.sleep(0.05)
+    if should_stop():
+        # The stop terminates the machine's whole session, this command with it: seen ending only
+        # now, it was interrupted, not failed (with the signal's exit code).
+        return None
     return code
 
 
