@@ -210,8 +210,7 @@ class Reconciler:
                 continue  # as above, for this one
             if failure is not None:  # any driver failure is the instance's, shown to the user
                 log.warning("%s of %s failed: %s", action, row.machine_key, failure)
-                error = {"code": "VMOperationFailed", "message": f"{action} of instance {row.instance_id} failed: {failure}"}
-                outcomes.append(await self._outcome(row, error, model_version, None))
+                outcomes.append(await self._outcome(row, _failed(row, failure), model_version, None))
             elif template is None:
                 outcomes.append(await self._outcome(row, None, model_version, None))
             else:
@@ -275,7 +274,7 @@ class Reconciler:
             try:
                 status = await self.ctx.driver.status(key)
             except Exception as failure:  # noqa: BLE001 - the instance's, as the action's own would be
-                return {"code": "VMOperationFailed", "message": f"{row.pending_action} of instance {row.instance_id} failed: {failure}"}, []
+                return _failed(row, failure), []
             states = _extensions_json(status)
             if expected <= {e.name for e in status.extensions if e.state != ExtensionState.TRANSITIONING}:
                 failed = [e for e in status.extensions if e.state == ExtensionState.FAILED]
@@ -361,6 +360,11 @@ class Reconciler:
 
 def _extensions_json(status: InstanceStatus) -> list[dict[str, str]]:
     return [{"name": e.name, "state": str(e.state), "message": e.message} for e in status.extensions]
+
+
+def _failed(row: Intent, failure: BaseException) -> dict[str, str]:
+    """The instance's error when the driver failed its action."""
+    return {"code": "VMOperationFailed", "message": f"{row.pending_action} of instance {row.instance_id} failed: {failure}"}
 
 
 async def _failure(call: Awaitable[None]) -> BaseException | None:

@@ -292,7 +292,7 @@ class Runner:
                 if isinstance(outcome, planner.Stop):
                     self._end(conn, run, "Faulted", run_reads.stop_error(outcome, new, bad, failed), now)
                 else:
-                    left = any(Progress(m.progress) == Progress.PENDING for m in runs.members(conn, run.id).values())
+                    left = Progress.PENDING in runs.progress_of(conn, run.id).values()
                     phase = "pause" if policy.pause_between_batches > 0 and left else "next"
                     runs.update(conn, run.id, phase=phase, batch=[], phase_since=now)
         self.actions.wake(run.scale_set_key)
@@ -311,9 +311,9 @@ class Runner:
             return False
         now = self.clock.now()
         with self._writing(run) as conn:
-            states, progress = run_reads.read_set(conn, run)
-            gone = run_reads.forget_gone(conn, run, states, progress)
-            members = runs.members(conn, run.id)  # with the image each had before
+            states = run_reads.instance_rows(conn, run.scale_set_key)
+            members = runs.members(conn, run.id)  # whole rows: with the image each had before
+            gone = run_reads.forget_gone(conn, run, states, {i: Progress(m.progress) for i, m in members.items()})
             good, bad = [], []
             for instance_id in (i for i in run.batch if i not in gone):
                 row = states.get(instance_id)
