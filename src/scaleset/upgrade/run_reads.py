@@ -52,25 +52,22 @@ def failed_reimages(run: sa.Row[Any], rows: dict[int, sa.Row[Any]]) -> dict[int,
             if i in rows and rows[i].provisioning_state == "Failed"}
 
 
-def members(run: sa.Row[Any], rows: dict[int, sa.Row[Any]], progress: dict[int, Progress], view: HealthView, *,
-            unknown_is_unhealthy: bool = False) -> list[Member] | None:
-    """The set as the planner sees it; None while some verdict is unknown, unless that counts as unhealthy."""
+def members(run: sa.Row[Any], rows: dict[int, sa.Row[Any]], progress: dict[int, Progress],
+            view: HealthView) -> tuple[list[Member], bool]:
+    """The set as the planner sees it, an instance whose verdict is not in yet counted unhealthy;
+    and whether every verdict is in (the choice of a batch waits for them, a judgment does not)."""
     health = view.healthy(run.scale_set_key, {i: row.action_seq for i, row in rows.items()})
-    found = []
-    for instance_id, row in sorted(rows.items()):
+    found, known = [], True
+    for instance_id in sorted(rows):
+        row = rows[instance_id]
         if row.pending_action == "delete":
             continue
         verdict = health.get(instance_id)
-        if verdict is None and not unknown_is_unhealthy:
-            return None
-        found.append(Member(
-            id=instance_id,
-            healthy=bool(verdict),
-            progress=progress.get(instance_id, Progress.SKIPPED),  # not a member: joined after the start
-            zone=row.zone,
-            update_domain=row.update_domain,
-        ))
-    return found
+        known = known and verdict is not None
+        # Not a member: joined after the start, so SKIPPED.
+        found.append(Member(instance_id, verdict is True, progress.get(instance_id, Progress.SKIPPED), row.zone,
+                            row.update_domain))
+    return found, known
 
 
 def stop_error(outcome: planner.Stop, batch: list[int] | tuple[int, ...], bad: set[int], failed: dict[int, str]) -> dict[str, Any]:

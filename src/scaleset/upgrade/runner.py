@@ -121,18 +121,16 @@ class Runner:
         with self._writing(run) as conn:
             rows, progress = run_reads.read_set(conn, run)
             run_reads.forget_gone(conn, run, rows, progress)
-        return self._choose(run, rows, progress, now)
+        return self._choose(run, *run_reads.members(run, rows, progress, self.health), now)
 
-    def _choose(self, run: sa.Row[Any], rows: dict[int, sa.Row[Any]], progress: dict[int, Progress],
-                now: datetime) -> bool:
-        """The next batch, from the scale set as read (`rows`, `progress`): launched, or the run's end;
-        False while a verdict it needs is not in yet."""
-        if Progress.PENDING not in progress.values():  # nothing to upgrade: done at once, whatever health says
+    def _choose(self, run: sa.Row[Any], members: list[Member], known: bool, now: datetime) -> bool:
+        """The next batch, from the set as read (`members`; `known`: every verdict is in): launched,
+        or the run's end; False while a verdict it needs is not in yet."""
+        if not any(m.progress == Progress.PENDING for m in members):  # done at once, whatever health says
             with self._writing(run) as conn:
                 self._end(conn, run, "Completed", None, now)
             return True
-        members = run_reads.members(run, rows, progress, self.health)
-        if members is None:
+        if not known:
             return False  # health verdicts not all in yet: the pre-check would be guessing
         decision = planner.next_batch(members, self._policy(run), first=run.batch_count == 0)
         touched = None  # the instances given intents, when known
@@ -200,8 +198,7 @@ class Runner:
             rows, progress = run_reads.read_set(conn, run)
             gone = run_reads.forget_gone(conn, run, rows, progress)
         batch = tuple(i for i in run.batch if i not in gone)  # an instance deleted meanwhile left the batch
-        members = run_reads.members(run, rows, progress, self.health, unknown_is_unhealthy=True)
-        assert members is not None
+        members, known = run_reads.members(run, rows, progress, self.health)
         now = self.clock.now()
         policy = self._policy(run)
         failed = run_reads.failed_reimages(run, rows)
@@ -217,12 +214,12 @@ class Runner:
                                   error=failed.get(instance_id) or "not healthy within the health wait")
         judged = {i: Progress.FAILED if i in bad else Progress.UPGRADED for i in batch}
         members = [dataclasses.replace(m, progress=judged[m.id]) if m.id in judged else m for m in members]
+        pending_left = any(m.progress == Progress.PENDING for m in members)
         outcome = planner.after_batch(members, batch, policy, failed_reimages=frozenset(failed))
         with self._writing(run) as conn:
             if isinstance(outcome, planner.GoOn):
                 # The pause is between batches: after the last one the run ends at once.
-                left = any(p == Progress.PENDING and i not in judged for i, p in progress.items())
-                phase = "pause" if policy.pause_between_batches > 0 and left else "next"
+                phase = "pause" if policy.pause_between_batches > 0 and pending_left else "next"
                 runs.update(conn, run.id, phase=phase, batch=[], phase_since=now)
             else:
                 phase = None
@@ -236,8 +233,7 @@ class Runner:
         if phase == "next" and not run.cancel_requested and not run.paused:
             # On to the next batch in the same step, from the scale set as just read: reading it
             # again for the choice costs as much as the judgement did.
-            progress.update(judged)
-            self._choose(run, rows, progress, now)
+            self._choose(run, members, known, now)
         return True
 
     def _batch_waits(self, run: sa.Row[Any]) -> bool:
@@ -261,8 +257,7 @@ class Runner:
         with self.db.reading() as conn:
             rows, progress = run_reads.read_set(conn, run)
         old = sorted(i for i, p in progress.items() if p == Progress.IN_FLIGHT)
-        members = run_reads.members(run, rows, progress, self.health, unknown_is_unhealthy=True)
-        assert members is not None
+        members, _ = run_reads.members(run, rows, progress, self.health)
         now = self.clock.now()
         policy = self._policy(run)
         failed = run_reads.failed_reimages(run, rows)
