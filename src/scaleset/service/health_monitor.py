@@ -107,21 +107,18 @@ class HealthMonitor:
         """True / False per instance; None while its verdict is not settled (unknown, initializing),
         or when given the instances' action_seq, while it was made before the instance's last action
         (the watch has not seen the action yet: what it knows is of the machine as it was)."""
+        if not self._probing(scale_set_key):
+            return {i: _healthy(verdict.state if verdict else None) for i, verdict in self._verdicts(scale_set_key).items()
+                    if action_seqs is None or i in action_seqs}
+        members = self._by_set.get(scale_set_key, {})
+        if action_seqs is None:
+            return {i: _healthy(watched.state) for i, watched in members.items()}
+        # Only those asked about: a run waiting on its batch asks after a few of a thousand.
         found: dict[int, bool | None] = {}
-        if self._probing(scale_set_key):
-            members = self._by_set.get(scale_set_key, {})
-            # Only those asked about: a run waiting on its batch asks after a few of a thousand.
-            judged = [(i, members[i].state, members[i]) for i in (members if action_seqs is None else action_seqs)
-                      if i in members]
-        else:
-            judged = [(i, verdict.state if verdict else None, None) for i, verdict in self._verdicts(scale_set_key).items()
-                      if action_seqs is None or i in action_seqs]
-        for instance_id, state, watched in judged:
-            stale = action_seqs is not None and watched is not None and watched.action_seq != action_seqs.get(instance_id)
-            if stale or state is None or state in (HealthState.UNKNOWN, HealthState.INITIALIZING):
-                found[instance_id] = None
-            else:
-                found[instance_id] = state == HealthState.HEALTHY
+        for instance_id, action_seq in action_seqs.items():
+            watched = members.get(instance_id)
+            if watched is not None:
+                found[instance_id] = None if watched.action_seq != action_seq else _healthy(watched.state)
         return found
 
     def verdict(self, scale_set_key: str, instance_id: int) -> Verdict | None:
@@ -377,3 +374,10 @@ class HealthMonitor:
         if self._client is None:
             self._client = probe_client()
         return await self.ctx.driver.probe(machine_key, spec, client=self._client, clock=self.ctx.clock)
+
+
+def _healthy(state: HealthState | None) -> bool | None:
+    """A run's view of a health state: None until it is settled (unknown, initializing)."""
+    if state is None or state == HealthState.UNKNOWN or state == HealthState.INITIALIZING:
+        return None
+    return state == HealthState.HEALTHY
