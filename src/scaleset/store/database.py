@@ -135,6 +135,7 @@ class Prepared:
     defaults: dict[str, Any]  # the statement's own bind values (literals in it become binds)
     processors: tuple[Callable[[Any], Any] | None, ...]
     row: type
+    plain: bool  # no column has a processor: the driver's values are the Python ones already
 
     @classmethod
     def compile(cls, statement: sa.Select[Any], dialect: sa.Dialect) -> Prepared:
@@ -144,7 +145,7 @@ class Prepared:
         processors = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
         defaults = {name: value for name, value in compiled.params.items() if not compiled.binds[name].required}
         return cls(str(compiled), order, defaults, processors,
-                   namedtuple("Row", [c.key for c in columns]))  # type: ignore[misc]
+                   namedtuple("Row", [c.key for c in columns]), not any(processors))  # type: ignore[misc]
 
     def bind(self, values: dict[str, Any]) -> Any:
         """The driver's parameters. Values go as given, without SQLAlchemy's bind processing: pass
@@ -153,6 +154,8 @@ class Prepared:
         return values if self.order is None else tuple(values[name] for name in self.order)
 
     def typed(self, raw: tuple[Any, ...]) -> Any:
+        if self.plain:
+            return self.row._make(raw)
         return self.row(*(value if p is None or value is None else p(value)
                           for p, value in zip(self.processors, raw, strict=True)))
 

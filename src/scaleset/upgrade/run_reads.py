@@ -7,7 +7,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from scaleset.store.tables import instances
+from scaleset.store.database import Database
+from scaleset.store.tables import instances, upgrade_members
 from scaleset.upgrade import planner, runs
 from scaleset.upgrade.planner import Member, Progress
 from scaleset.upgrade.ports import HealthView
@@ -25,26 +26,38 @@ def instance_rows(conn: sa.Connection, scale_set_key: str, ids: list[int] | None
     return {row.instance_id: row for row in conn.execute(query).all()}
 
 
-def read_set(conn: sa.Connection, run: sa.Row[Any]) -> tuple[dict[int, sa.Row[Any]], dict[int, Progress]]:
-    """The scale set's instances and the run's members' progress, by id: what a judgment reads, once."""
-    return instance_rows(conn, run.scale_set_key), runs.progress_of(conn, run.id)
+# The same, of the whole set, with the members' progress: what a judgment reads each batch, run
+# straight on the database driver (through SQLAlchemy's statement and result machinery, that
+# costs more than the read).
+_SET = sa.select(*_RUN_COLUMNS).where(instances.c.scale_set_key == sa.bindparam("key"))
+_PROGRESS = sa.select(upgrade_members.c.instance_id, upgrade_members.c.progress).where(
+    upgrade_members.c.run_id == sa.bindparam("run"))
 
 
-def forget_gone(conn: sa.Connection, run: sa.Row[Any], rows: dict[int, sa.Row[Any]],
-                progress: dict[int, Progress]) -> set[int]:
-    """Members whose instance left the scale set (deleted, or being deleted) leave the run too
-    (and `progress`).
+def read_set(db: Database, run: sa.Row[Any]) -> tuple[dict[int, Any], dict[int, Progress]]:
+    """The scale set's instances and the run's members' progress, by id, in one snapshot."""
+    rows, progress = db.fetch((_SET, {"key": run.scale_set_key}), (_PROGRESS, {"run": run.id}))
+    make = db.prepared(_SET).typed
+    return {row[0]: make(row) for row in rows}, {i: runs.PROGRESS[p] for i, p in progress}
+
+
+def gone(rows: dict[int, Any], progress: dict[int, Progress]) -> set[int]:
+    """Members whose instance left the scale set (deleted, or being deleted), which leave the run.
 
     Only pending and in-flight ones: a member that has had its outcome keeps it, whatever
     happens to its instance after (maxSurge deletes every instance it replaced).
     """
     unsettled = (Progress.PENDING, Progress.IN_FLIGHT)
-    gone = {i for i, p in progress.items()
-            if (i not in rows or rows[i].pending_action == "delete") and p in unsettled}
-    runs.forget(conn, run.id, sorted(gone))
-    for instance_id in gone:
+    return {i for i, p in progress.items() if (i not in rows or rows[i].pending_action == "delete") and p in unsettled}
+
+
+def forget_gone(conn: sa.Connection, run: sa.Row[Any], rows: dict[int, Any], progress: dict[int, Progress]) -> set[int]:
+    """The members `gone` names leave the run (and `progress`)."""
+    left = gone(rows, progress)
+    runs.forget(conn, run.id, sorted(left))
+    for instance_id in left:
         del progress[instance_id]
-    return gone
+    return left
 
 
 def failed_reimages(run: sa.Row[Any], rows: dict[int, sa.Row[Any]]) -> dict[int, str]:

@@ -118,9 +118,8 @@ class Runner:
             return True
         if run.paused:
             return False
-        with self._writing(run) as conn:
-            rows, progress = run_reads.read_set(conn, run)
-            run_reads.forget_gone(conn, run, rows, progress)
+        rows, progress = run_reads.read_set(self.db, run)
+        self._forget_gone(run, rows, progress)
         return self._choose(run, *run_reads.members(run, rows, progress, self.health), now)
 
     def _choose(self, run: sa.Row[Any], members: list[Member], known: bool, now: datetime) -> bool:
@@ -194,9 +193,8 @@ class Runner:
             return await self._surge_health(run)
         if self._batch_waits(run):
             return False
-        with self._writing(run) as conn:
-            rows, progress = run_reads.read_set(conn, run)
-            gone = run_reads.forget_gone(conn, run, rows, progress)
+        rows, progress = run_reads.read_set(self.db, run)
+        gone = self._forget_gone(run, rows, progress)
         batch = tuple(i for i in run.batch if i not in gone)  # an instance deleted meanwhile left the batch
         members, known = run_reads.members(run, rows, progress, self.health)
         now = self.clock.now()
@@ -254,8 +252,7 @@ class Runner:
         """maxSurge: once the new instances are judged, the old ones go (or, on a stop that rolls
         back, the new ones go and the old ones keep serving, untouched)."""
         new = tuple(run.batch)
-        with self.db.reading() as conn:
-            rows, progress = run_reads.read_set(conn, run)
+        rows, progress = run_reads.read_set(self.db, run)
         old = sorted(i for i, p in progress.items() if p == Progress.IN_FLIGHT)
         members, _ = run_reads.members(run, rows, progress, self.health)
         now = self.clock.now()
@@ -331,6 +328,13 @@ class Runner:
         targets = {i: members[i].previous_urn for i in ids if members[i].previous_urn}
         runs.update(conn, run.id, state="RollingBack", phase="rollback", batch=sorted(targets), error=error, phase_since=now)
         self.actions.reimage(conn, run.scale_set_key, targets, run.op_id)
+
+    def _forget_gone(self, run: sa.Row[Any], rows: dict[int, Any], progress: dict[int, Progress]) -> set[int]:
+        """Members whose instance left the set leave the run: a write only when there are some."""
+        if not run_reads.gone(rows, progress):
+            return set()
+        with self._writing(run) as conn:
+            return run_reads.forget_gone(conn, run, rows, progress)
 
     def _end(self, conn: sa.Connection, run: sa.Row[Any], state: str, error: dict[str, Any] | None, now: datetime) -> None:
         runs.update(conn, run.id, state=state, phase="done", batch=[], error=error, ended_at=now, phase_since=now)

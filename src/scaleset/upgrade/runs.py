@@ -88,10 +88,10 @@ def progress_of(conn: sa.Connection, run_id: str) -> dict[int, Progress]:
     """Each member's progress: all a judgment reads of the members (a thousand of them, each batch)."""
     rows = conn.execute(sa.select(upgrade_members.c.instance_id, upgrade_members.c.progress)
                         .where(upgrade_members.c.run_id == run_id)).all()
-    return {instance_id: _PROGRESS[progress] for instance_id, progress in rows}
+    return {instance_id: PROGRESS[progress] for instance_id, progress in rows}
 
 
-_PROGRESS = {str(p): p for p in Progress}  # a lookup costs a fraction of Progress(text)
+PROGRESS = {str(p): p for p in Progress}  # progress as stored -> Progress: a lookup costs a fraction of Progress(text)
 
 
 def update(conn: sa.Connection, run_id: str, **values: Any) -> None:
