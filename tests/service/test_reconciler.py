@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
-from scaleset.drivers.base import DriverError
+import pytest
+import sqlalchemy as sa
+
+from scaleset.drivers.base import DriverError, PowerState
 from scaleset.drivers.sim import SimDriver
 from scaleset.store.tables import instances
+from tests.postgres import fresh_postgres_database
 from tests.upgrade.engine_kit import SUB, engine
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """The engine's store: its own SQLite file (None), or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield None
+        return
+    with fresh_postgres_database() as url:
+        yield url
 
 
 async def test_a_reimage_that_fails_before_the_new_disk_leaves_the_instance_on_its_old_image(tmp_path: Path) -> None:
@@ -69,3 +84,31 @@ async def test_an_instance_whose_create_was_never_recorded_learns_its_image_from
         await kit.plane.reconciler.idle()
         _, (row,), _ = kit.plane.instances.list(SUB, "rg", "web")
         assert row.image_urn is not None and row.image_urn.endswith(":1.0.0")
+
+
+async def test_a_look_at_the_machines_writes_only_the_instances_whose_states_changed(tmp_path: Path, store: str | None) -> None:
+    """The states stored are compared with the driver's as they would be stored, not decoded: an
+    instance whose power and extensions' states are as stored costs a read, and no write."""
+    async with engine(tmp_path, store=store) as kit:
+        await kit.publish("1.0.0")
+        await kit.scale_set("web", 3, automatic=False)
+        await kit.clock.sleep(120)  # up, with the health extension's state recorded
+        await kit.plane.reconciler.observe()
+        _, rows, _ = kit.plane.instances.list(SUB, "rg", "web")
+        assert all(row.extensions and row.extensions[0]["name"] == "HealthExtension" for row in rows)
+        writes: list[str] = []
+
+        def count(_conn, _cursor, statement: str, *_args: object) -> None:  # type: ignore[no-untyped-def]
+            if statement.lstrip().upper().startswith("UPDATE INSTANCES"):
+                writes.append(statement)
+
+        sa.event.listen(kit.plane.ctx.db.engine, "before_cursor_execute", count)
+        for row in rows:
+            kit.driver.inject(row.machine_key, healthy=True)  # the driver reports a change: nothing the store keeps
+        await kit.plane.reconciler.observe()
+        assert writes == []
+        kit.driver.inject(rows[1].machine_key, power_state=PowerState.STOPPED)
+        await kit.plane.reconciler.observe()
+        assert len(writes) == 1
+        _, after, _ = kit.plane.instances.list(SUB, "rg", "web")
+        assert [row.power_state for row in after] == ["running", "stopped", "running"]

@@ -86,10 +86,12 @@ class Kit:
 
 
 @asynccontextmanager
-async def engine(tmp_path: Path, *, driver_class: type[SimDriver] = SimDriver, **settings: Any) -> AsyncIterator[Kit]:
+async def engine(tmp_path: Path, *, driver_class: type[SimDriver] = SimDriver, store: str | None = None,
+                 **settings: Any) -> AsyncIterator[Kit]:
+    """`store`: the database's URL (a migrated SQLite file in `tmp_path` when not given)."""
     clock = VirtualClock()
     driver = driver_class(clock=clock)
-    db = Database(sqlite_url(tmp_path / "engine.db"))
+    db = Database(store or sqlite_url(tmp_path / "engine.db"))
     values = {"health_wait": 300.0, "upgrade_poll": 1.0, "health_tick": 1.0, "status_interval": 5.0, **settings}
     plane = ControlPlane(db=db, driver=driver, data_dir=tmp_path, clock=clock, settings=Settings(**values))
     await plane.start()

@@ -15,6 +15,7 @@ lease is still ours, so a replica that lost it changes neither the machine nor t
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable
 from typing import Any
@@ -296,10 +297,12 @@ class Reconciler:
         """Refresh power and extension states of instances with no action under way.
 
         One read, the driver's answers, then one write of only what changed: with thousands of
-        instances most of them change nothing between two looks.
+        instances most of them change nothing between two looks. The extensions are read as the
+        text stored and compared with the driver's as it would be stored, not decoded: most rows
+        read are unchanged, or under an action and not looked at.
         """
         query = sa.select(instances.c.scale_set_key, instances.c.machine_key, instances.c.power_state,
-                          instances.c.extensions, instances.c.pending_action)
+                          sa.cast(instances.c.extensions, sa.Text).label("extensions"), instances.c.pending_action)
         keys, taken_over = None, []
         if self._unwatch is not None:
             # Everything at the first look; then what the driver reported, and the instances of
@@ -327,7 +330,8 @@ class Reconciler:
             status = await self.ctx.driver.status(row.machine_key)
             power = row.power_state if status.power_state == PowerState.UNKNOWN else str(status.power_state)
             extensions = _extensions_json(status)
-            if power != row.power_state or extensions != row.extensions:
+            # As SQLAlchemy stores JSON; text stored otherwise (equal, but spaced differently) costs one write.
+            if power != row.power_state or json.dumps(extensions) != row.extensions:
                 changes.setdefault(row.scale_set_key, []).append(
                     {"key": row.machine_key, "power_state": power, "extensions": extensions})
         for scale_set_key, found in changes.items():
