@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from scaleset.clock import VirtualClock
+from scaleset.collector import collect_less_often
 from scaleset.drivers.base import InstanceSpec
 from scaleset.drivers.sim import SimDriver
 from scaleset.model.image_reference import ImageReference
@@ -79,6 +80,7 @@ class SimPlane:
 
 @asynccontextmanager
 async def sim_plane(prefix: str) -> AsyncIterator[SimPlane]:
+    collect_less_often()  # as `scaleset serve` does
     folder = Path(tempfile.mkdtemp(prefix=prefix))
     clock = VirtualClock()
     driver = TimingSim(clock=clock)

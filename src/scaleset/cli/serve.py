@@ -103,6 +103,9 @@ def serve(host: str, port: int, data_dir: Path, db: str | None, driver: str, tls
 def _run(main):  # type: ignore[no-untyped-def]
     """Run the server on uvloop when it is installed (uvicorn[standard] brings it): health probing
     costs about half the CPU it does on asyncio's own loop (BENCHMARKS.md)."""
+    from scaleset.collector import collect_less_often
+
+    collect_less_often()
     try:
         import uvloop
     except ImportError:
