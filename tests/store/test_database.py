@@ -49,6 +49,24 @@ def subscription_ids(db: Database) -> list[str]:
         return conn.execute(sa.select(subscriptions.c.id).order_by(subscriptions.c.id)).scalars().all()
 
 
+# -- fetch: compiled reads straight on the driver ---------------------------------------------
+
+_BY_IDS = sa.select(subscriptions.c.id).where(subscriptions.c.id.in_(sa.bindparam("ids", expanding=True)),
+                                              subscriptions.c.display_name != sa.bindparam("not_named"))
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 3, 5, 8, 100, 500])
+def test_a_fetch_fills_an_in_list_of_any_length(db: Database, count: int) -> None:
+    """A list bound to an expanding bind fills its IN (...), padded to a few compiled widths: the
+    padding repeats a value, so it adds no row; binds after the list still line up."""
+    with db.transaction() as conn:
+        for n in range(1000):
+            add_subscription(conn, f"s{n:03d}")
+    wanted = [f"s{n:03d}" for n in range(0, 2 * count, 2)]
+    rows, = db.fetch((_BY_IDS, {"ids": wanted, "not_named": "s000"}))
+    assert sorted(row[0] for row in rows) == [s for s in wanted if s != "s000"]
+
+
 # -- transactions -----------------------------------------------------------------------------
 
 def test_a_transaction_commits_everything_written_in_it(db: Database) -> None:

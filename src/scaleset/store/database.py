@@ -78,8 +78,11 @@ class Database:
     def fetch(self, *reads: tuple[sa.Select[Any], dict[str, Any]]) -> list[list[tuple[Any, ...]]]:
         """The rows of each (statement, bind values) as the driver returns them (`prepared(s).typed`
         turns one into a row with the columns' Python types), all in one read transaction as in
-        `reading()`. Statements are compiled on first use and kept: pass module-level ones."""
-        prepared = [self.prepared(statement) for statement, _ in reads]
+        `reading()`. Statements are compiled on first use and kept: pass module-level ones.
+
+        A list bound to an expanding bind (`sa.bindparam(name, expanding=True)`, at most 512
+        values) fills its `IN (...)`."""
+        prepared = [self.prepared(statement, _widths(values)) for statement, values in reads]
         raw = getattr(self._held, "raw", None) if self._hold else None
         if raw is None:
             raw = self.engine.raw_connection()
@@ -111,10 +114,18 @@ class Database:
                 raw.close()
         return results
 
-    def prepared(self, statement: sa.Select[Any]) -> Prepared:
-        found = self._prepared.get(statement)
+    def rows(self, *reads: tuple[sa.Select[Any], dict[str, Any]]) -> list[list[Any]]:
+        """As `fetch`, each row typed: a named tuple of the columns' Python values."""
+        found = self.fetch(*reads)
+        return [list(map(self.prepared(statement, _widths(values)).typed, rows))
+                for (statement, values), rows in zip(reads, found, strict=True)]
+
+    def prepared(self, statement: sa.Select[Any], widths: tuple[tuple[str, int], ...] = ()) -> Prepared:
+        """The statement compiled; with `widths`, each expanding bind named there given that many places."""
+        key = (statement, widths) if widths else statement
+        found = self._prepared.get(key)
         if found is None:
-            found = self._prepared[statement] = Prepared.compile(statement, self.engine.dialect)
+            found = self._prepared[key] = Prepared.compile(statement, self.engine.dialect, widths)
         return found
 
     def close(self) -> None:
@@ -136,21 +147,30 @@ class Prepared:
     processors: tuple[Callable[[Any], Any] | None, ...]
     row: type
     plain: bool  # no column has a processor: the driver's values are the Python ones already
+    widths: tuple[tuple[str, int], ...] = ()  # expanding binds, and the places each has
 
     @classmethod
-    def compile(cls, statement: sa.Select[Any], dialect: sa.Dialect) -> Prepared:
+    def compile(cls, statement: sa.Select[Any], dialect: sa.Dialect, widths: tuple[tuple[str, int], ...] = ()) -> Prepared:
         compiled = statement.compile(dialect=dialect)
-        order = tuple(compiled.positiontup or ()) if compiled.positional else None
+        defaults = {name: value for name, value in compiled.params.items() if not compiled.binds[name].required}
+        sql, order = str(compiled), tuple(compiled.positiontup or ()) if compiled.positional else None
+        if widths:
+            # The IN lists written out, one place per value: `name_1`, `name_2`, ... as binds.
+            expanded = compiled.construct_expanded_state({**compiled.params, **{n: [0] * w for n, w in widths}})
+            sql, order = expanded.statement, tuple(expanded.positiontup) if compiled.positional else None
         columns = list(statement.selected_columns)
         processors = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
-        defaults = {name: value for name, value in compiled.params.items() if not compiled.binds[name].required}
-        return cls(str(compiled), order, defaults, processors,
-                   namedtuple("Row", [c.key for c in columns]), not any(processors))  # type: ignore[misc]
+        return cls(sql, order, defaults, processors, namedtuple("Row", [c.key for c in columns]),  # type: ignore[misc]
+                   not any(processors), widths)
 
     def bind(self, values: dict[str, Any]) -> Any:
         """The driver's parameters. Values go as given, without SQLAlchemy's bind processing: pass
         strings and integers only."""
         values = {**self.defaults, **values}
+        for name, width in self.widths:
+            given = values.pop(name)
+            # Places beyond the values repeat the last: `x IN (1, 2, 2, 2)` is `x IN (1, 2)`.
+            values.update({f"{name}_{n}": given[min(n, len(given)) - 1] for n in range(1, width + 1)})
         return values if self.order is None else tuple(values[name] for name in self.order)
 
     def typed(self, raw: tuple[Any, ...]) -> Any:
@@ -158,6 +178,13 @@ class Prepared:
             return self.row._make(raw)
         return self.row(*(value if p is None or value is None else p(value)
                           for p, value in zip(self.processors, raw, strict=True)))
+
+
+def _widths(values: dict[str, Any]) -> tuple[tuple[str, int], ...]:
+    """The places each list among the bind values gets: the next power of two, so that a few
+    compiled forms serve lists of every length (0 stays 0: SQLAlchemy writes an empty IN)."""
+    return tuple(sorted((name, 1 << (len(value) - 1).bit_length() if value else 0)
+                        for name, value in values.items() if isinstance(value, list | tuple)))
 
 
 def _make_engine(url: str) -> sa.Engine:

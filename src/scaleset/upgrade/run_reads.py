@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from scaleset.store.database import Database
+from scaleset.store.database import Database, chunks
 from scaleset.store.tables import instances, upgrade_members
 from scaleset.upgrade import planner, runs
 from scaleset.upgrade.planner import Member, Progress
@@ -18,27 +18,37 @@ _RUN_COLUMNS = (instances.c.instance_id, instances.c.pending_action, instances.c
                 instances.c.update_domain, instances.c.provisioning_state, instances.c.last_error, instances.c.image_urn)
 
 
-def instance_rows(conn: sa.Connection, scale_set_key: str, ids: list[int] | None = None) -> dict[int, sa.Row[Any]]:
-    """The scale set's instances (those of `ids`, or all) by id."""
-    query = sa.select(*_RUN_COLUMNS).where(instances.c.scale_set_key == scale_set_key)
-    if ids is not None:
-        query = query.where(instances.c.instance_id.in_(list(ids)))
-    return {row.instance_id: row for row in conn.execute(query).all()}
-
-
-# The same, of the whole set, with the members' progress: what a judgment reads each batch, run
-# straight on the database driver (through SQLAlchemy's statement and result machinery, that
-# costs more than the read).
+# Run straight on the database driver (`Database.rows`): a run reads its whole set each batch,
+# and SQLAlchemy's statement and result machinery cost more than the reads.
 _SET = sa.select(*_RUN_COLUMNS).where(instances.c.scale_set_key == sa.bindparam("key"))
+_SOME = _SET.where(instances.c.instance_id.in_(sa.bindparam("ids", expanding=True)))
 _PROGRESS = sa.select(upgrade_members.c.instance_id, upgrade_members.c.progress).where(
     upgrade_members.c.run_id == sa.bindparam("run"))
 
 
+def instance_rows(db: Database, scale_set_key: str, ids: list[int] | tuple[int, ...] | None = None) -> dict[int, Any]:
+    """The scale set's instances (those of `ids`, or all) by id."""
+    if ids is None:
+        reads = [(_SET, {"key": scale_set_key})]
+    else:
+        reads = [(_SOME, {"key": scale_set_key, "ids": list(chunk)}) for chunk in chunks(ids)]
+    return {row.instance_id: row for rows in db.rows(*reads) for row in rows}
+
+
+_BUSY = sa.select(sa.func.count().label("busy")).select_from(instances).where(
+    instances.c.scale_set_key == sa.bindparam("key"), instances.c.instance_id.in_(sa.bindparam("ids", expanding=True)),
+    instances.c.pending_action.is_not(None))
+
+
+def busy(db: Database, scale_set_key: str, ids: list[int] | tuple[int, ...]) -> bool:
+    """Whether an action of these instances is still under way."""
+    return any(rows[0][0] for rows in db.fetch(*[(_BUSY, {"key": scale_set_key, "ids": list(chunk)}) for chunk in chunks(ids)]))
+
+
 def read_set(db: Database, run: sa.Row[Any]) -> tuple[dict[int, Any], dict[int, Progress]]:
     """The scale set's instances and the run's members' progress, by id, in one snapshot."""
-    rows, progress = db.fetch((_SET, {"key": run.scale_set_key}), (_PROGRESS, {"run": run.id}))
-    make = db.prepared(_SET).typed
-    return {row[0]: make(row) for row in rows}, {i: runs.PROGRESS[p] for i, p in progress}
+    rows, progress = db.rows((_SET, {"key": run.scale_set_key}), (_PROGRESS, {"run": run.id}))
+    return {row.instance_id: row for row in rows}, {i: runs.PROGRESS[p] for i, p in progress}
 
 
 def gone(rows: dict[int, Any], progress: dict[int, Progress]) -> set[int]:

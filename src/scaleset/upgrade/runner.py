@@ -26,7 +26,6 @@ import sqlalchemy as sa
 from scaleset.clock import Clock, sleep_or_until
 from scaleset.store.database import Database
 from scaleset.store.leases import LeaseLost
-from scaleset.store.tables import instances
 from scaleset.upgrade import planner, run_reads, runs
 from scaleset.upgrade.planner import Member, Progress
 from scaleset.upgrade.policy import policy_from_json
@@ -238,8 +237,7 @@ class Runner:
         """Whether the batch is still to be waited on, judged from its own instances alone: the
         run looks each time one of them changes, and the whole scale set is read only once the
         batch is judged."""
-        with self.db.reading() as conn:
-            rows = run_reads.instance_rows(conn, run.scale_set_key, run.batch)
+        rows = run_reads.instance_rows(self.db, run.scale_set_key, run.batch)
         batch = tuple(i for i in run.batch if i in rows and rows[i].pending_action != "delete")
         health = self.health.healthy(run.scale_set_key, {i: rows[i].action_seq for i in batch})
         members = [Member(id=i, healthy=bool(health.get(i)), progress=Progress.IN_FLIGHT) for i in batch]
@@ -302,8 +300,8 @@ class Runner:
         if self._pending(run):
             return False
         now = self.clock.now()
+        states = run_reads.instance_rows(self.db, run.scale_set_key)  # settled: no action is under way
         with self._writing(run) as conn:
-            states = run_reads.instance_rows(conn, run.scale_set_key)
             members = runs.members(conn, run.id)  # whole rows: with the image each had before
             gone = run_reads.forget_gone(conn, run, states, {i: Progress(m.progress) for i, m in members.items()})
             good, bad = [], []
@@ -374,7 +372,4 @@ class Runner:
         return policy_from_json(run.policy)
 
     def _pending(self, run: sa.Row[Any]) -> bool:
-        with self.db.reading() as conn:
-            return conn.execute(sa.select(sa.func.count()).select_from(instances).where(
-                instances.c.scale_set_key == run.scale_set_key, instances.c.instance_id.in_(list(run.batch)),
-                instances.c.pending_action.is_not(None))).scalar_one() > 0
+        return run_reads.busy(self.db, run.scale_set_key, run.batch)
