@@ -16,6 +16,11 @@ ACTION_COLUMNS = (instances.c.scale_set_key, instances.c.instance_id, instances.
                   instances.c.pending_action, instances.c.pending_image, instances.c.pending_op, instances.c.action_seq,
                   instances.c.image_urn, instances.c.model_version)
 
+# Those of a scale set's instances (`ids`) with an intent: what a dispatch reads.
+INTENTS = sa.select(*ACTION_COLUMNS).where(
+    instances.c.scale_set_key == sa.bindparam("key"), instances.c.instance_id.in_(sa.bindparam("ids", expanding=True)),
+    instances.c.pending_action.is_not(None))
+
 
 class Intent(NamedTuple):
     """An instance's intent as dispatched: the ACTION_COLUMNS of its row."""
@@ -32,7 +37,7 @@ class Intent(NamedTuple):
     model_version: int
 
 
-def intent(row: sa.Row[Any], shared: dict[Any, Any]) -> Intent:
+def intent(row: Any, shared: dict[Any, Any]) -> Intent:
     """The row, with one copy of the strings a batch's rows have in common (scale set, action,
     image, operation) instead of one each: a fifth of a million instances may be in flight."""
     one = shared.setdefault

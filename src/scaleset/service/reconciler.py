@@ -28,7 +28,7 @@ from scaleset.drivers.base import ExtensionState, InstanceStatus, PowerState
 from scaleset.images.artifacts import ArtifactStore
 from scaleset.service import machine_specs
 from scaleset.service.context import Context
-from scaleset.service.dispatched import ACTION_COLUMNS, Intent, intent
+from scaleset.service.dispatched import INTENTS, Intent, intent
 from scaleset.service.intents import ACTIONS
 from scaleset.service.machine_specs import SpecTemplate
 from scaleset.service.outcomes import Outcome, Outcomes
@@ -128,15 +128,14 @@ class Reconciler:
             else:
                 slots = sorted(recheck) + [slot for key in sorted(sets) for slot in conn.execute(
                     query.where(instances.c.scale_set_key == key)).all()]
-            waiting: dict[str, list[int]] = {}
-            for key, instance_id in slots:
-                if (key, instance_id) not in self._inflight:
-                    waiting.setdefault(key, []).append(instance_id)
-            pending, shared = [], {}
-            for key, ids in waiting.items():
-                pending += [intent(row, shared) for row in conn.execute(sa.select(*ACTION_COLUMNS).where(
-                    instances.c.scale_set_key == key, instances.c.instance_id.in_(ids),
-                    instances.c.pending_action.is_not(None))).all()]
+        waiting: dict[str, list[int]] = {}
+        for key, instance_id in slots:
+            if (key, instance_id) not in self._inflight:
+                waiting.setdefault(key, []).append(instance_id)
+        shared: dict[Any, Any] = {}
+        pending = [intent(row, shared) for rows in self.ctx.db.rows(*[
+            (INTENTS, {"key": key, "ids": list(chunk)}) for key, ids in waiting.items() for chunk in chunks(ids)])
+            for row in rows]
         tokens: dict[str, int | None] = {}
         # A batch's creates and reimages (one scale set, one image) go to the driver in one call,
         # from the part of a spec they share, worked out once (or the error each of them reports:
