@@ -189,9 +189,8 @@ class HealthMonitor:
             parts = {k: sorted(ids) for k, ids in nudged.items() if ids is not None and k in specs and k not in keys}
             if self._shared.sharing:
                 self._prints.update(fingerprints(conn, sorted(keys | set(parts))))
-            rows = watch_rows(conn, sorted(keys), specs)
-            for key, ids in parts.items():
-                rows += watch_rows(conn, [key], specs, ids)
+        # Read after the fingerprints: rows newer than their print are read again at worst.
+        rows = watch_rows(self.ctx.db, sorted(keys), specs, parts)
         # Scale sets no longer watched here: deleted, taken over, or no longer gated on health.
         for key in (set(self._by_set) if periodic else set(nudged) & set(self._by_set)) - set(specs):
             keys.add(key)

@@ -19,7 +19,7 @@ from scaleset.health.verdicts import HealthState, Verdict
 from scaleset.model.scale_set import ScaleSetModel
 from scaleset.service.context import Context
 from scaleset.service.network import health_probe_of
-from scaleset.store.database import chunks
+from scaleset.store.database import Database, chunks
 from scaleset.store.leases import LeaseLost, scale_set_lease
 from scaleset.store.tables import instance_health, instances, scale_sets
 
@@ -42,22 +42,30 @@ def fingerprints(conn: sa.Connection, keys: list[str] | None) -> dict[str, tuple
             for row in conn.execute(query.where(instances.c.scale_set_key.in_(chunk))).all()}
 
 
-def watch_rows(conn: sa.Connection, keys: list[str], specs: dict[str, ProbeSpec | None],
-                ids: list[int] | None = None) -> list[sa.Row[Any]]:
-    """The few columns a verdict needs, of these scale sets' instances (of one scale set's `ids`);
-    their extensions' states only where no probe judges them (the JSON costs more to decode than
-    the rest of the row)."""
-    rows: list[sa.Row[Any]] = []
+def _watch_reads(probed: bool) -> tuple[sa.Select[Any], sa.Select[Any]]:
+    """What the watch reads of scale sets' instances (`keys`), and of some of one's (`key`, `ids`):
+    the extensions' states only where no probe judges them (the JSON costs more to decode than the
+    rest of the row)."""
+    query = sa.select(*_WATCH_COLUMNS, sa.null().label("extensions") if probed else instances.c.extensions)
+    return (query.where(instances.c.scale_set_key.in_(sa.bindparam("keys", expanding=True))),
+            query.where(instances.c.scale_set_key == sa.bindparam("key"),
+                        instances.c.instance_id.in_(sa.bindparam("ids", expanding=True))))
+
+
+_WATCH_READS = {probed: _watch_reads(probed) for probed in (True, False)}
+
+
+def watch_rows(db: Database, keys: list[str], specs: dict[str, ProbeSpec | None],
+               parts: dict[str, list[int]]) -> list[Any]:
+    """The few columns a verdict needs, of these scale sets' instances (`keys`), and of some
+    instances of others (`parts`: scale set -> instance ids), straight on the database driver."""
+    reads = []
     for probed in (True, False):
-        wanted = [k for k in keys if (specs[k] is not None) == probed]
-        columns = _WATCH_COLUMNS + ((sa.null().label("extensions"),) if probed else (instances.c.extensions,))
-        if ids is not None and wanted:
-            rows += [row for chunk in chunks(ids) for row in conn.execute(sa.select(*columns).where(
-                instances.c.scale_set_key == wanted[0], instances.c.instance_id.in_(chunk))).all()]
-            continue
-        for chunk in chunks(wanted):
-            rows += conn.execute(sa.select(*columns).where(instances.c.scale_set_key.in_(chunk))).all()
-    return rows
+        whole, some = _WATCH_READS[probed]
+        reads += [(whole, {"keys": list(chunk)}) for chunk in chunks([k for k in keys if (specs[k] is not None) == probed])]
+        reads += [(some, {"key": key, "ids": list(chunk)}) for key, ids in parts.items()
+                  if (specs[key] is not None) == probed for chunk in chunks(ids)]
+    return [row for rows in db.rows(*reads) for row in rows] if reads else []
 
 
 class Bodies:
