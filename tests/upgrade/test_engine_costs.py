@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from scaleset.drivers.sim import SimDriver
+from scaleset.store.database import Database
 from tests.upgrade.engine_kit import SUB, engine
 
 
@@ -39,18 +40,28 @@ class CountingSim(SimDriver):
 
 
 @contextmanager
-def statements(engine: sa.Engine) -> Iterator[list[str]]:
-    """Every SQL statement the engine sends meanwhile (executemany counts once)."""
+def statements(db: Database) -> Iterator[list[str]]:
+    """Every SQL statement sent meanwhile, through SQLAlchemy or straight on the database driver
+    (`Database.fetch`); executemany counts once."""
     seen: list[str] = []
 
     def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         seen.append(" ".join(statement.split()))
 
-    sa.event.listen(engine, "before_cursor_execute", note)
+    fetch = db.fetch
+
+    def fetch_noted(*reads: tuple[sa.Select[Any], dict[str, Any]]) -> list[list[tuple[Any, ...]]]:
+        for statement, values in reads:
+            seen.append(" ".join(db.sql(statement, values).split()))
+        return fetch(*reads)
+
+    sa.event.listen(db.engine, "before_cursor_execute", note)
+    db.fetch = fetch_noted  # type: ignore[method-assign]
     try:
         yield seen
     finally:
-        sa.event.remove(engine, "before_cursor_execute", note)
+        sa.event.remove(db.engine, "before_cursor_execute", note)
+        del db.fetch
 
 
 async def test_an_idle_healthy_instance_on_the_sim_is_neither_probed_nor_looked_at_until_it_changes(tmp_path: Path) -> None:
@@ -80,7 +91,7 @@ async def upgrade_of_50(tmp_path: Path) -> tuple[Any, list[str]]:
     async with engine(tmp_path) as kit:
         await kit.publish("1.0.0")
         await kit.booted_rolling("web", 50, 20)
-        with statements(kit.plane.ctx.db.engine) as seen:
+        with statements(kit.plane.ctx.db) as seen:
             await kit.publish("1.0.1", reimageSeconds=60, warmupSeconds=30)
             await kit.clock.sleep(5 * 95)
         run, _ = kit.latest("web")

@@ -120,6 +120,10 @@ class Database:
         return [list(map(self.prepared(statement, _widths(values)).typed, rows))
                 for (statement, values), rows in zip(reads, found, strict=True)]
 
+    def sql(self, statement: sa.Select[Any], values: dict[str, Any]) -> str:
+        """The SQL `fetch` sends for this read."""
+        return self.prepared(statement, _widths(values)).sql
+
     def prepared(self, statement: sa.Select[Any], widths: tuple[tuple[str, int], ...] = ()) -> Prepared:
         """The statement compiled; with `widths`, each expanding bind named there given that many places."""
         key = (statement, widths) if widths else statement
