@@ -128,8 +128,10 @@ class Runner:
             with self._writing(run) as conn:
                 self._end(conn, run, "Completed", None, now)
             return True
-        if not known:
-            return False  # health verdicts not all in yet: the pre-check would be guessing
+        if not known:  # health verdicts not all in yet: the pre-check would be guessing
+            with self._writing(run):
+                pass  # unless the scale set is no longer ours (LeaseLost): its new holder carries the run on
+            return False
         decision = planner.next_batch(members, self._policy(run), first=run.batch_count == 0)
         touched = None  # the instances given intents, when known
         with self._writing(run) as conn:
