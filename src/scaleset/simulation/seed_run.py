@@ -217,7 +217,7 @@ class SeedRun:
             task.cancel()
         await asyncio.gather(*victims, return_exceptions=True)
         if self.db is not None:
-            self.db.engine.dispose()
+            self.db.close()  # its connections, the one `fetch` holds included: a seed after another must not inherit them
         self.plane, self.db = None, None
 
     async def teardown(self) -> None:
