@@ -55,16 +55,17 @@ _BY_IDS = sa.select(subscriptions.c.id).where(subscriptions.c.id.in_(sa.bindpara
                                               subscriptions.c.display_name != sa.bindparam("not_named"))
 
 
-@pytest.mark.parametrize("count", [0, 1, 2, 3, 5, 8, 100, 500])
+@pytest.mark.parametrize("count", [0, 1, 2, 3, 5, 8, 100, 500, 700])
 def test_a_fetch_fills_an_in_list_of_any_length(db: Database, count: int) -> None:
     """A list bound to an expanding bind fills its IN (...), padded to a few compiled widths: the
-    padding repeats a value, so it adds no row; binds after the list still line up."""
+    padding repeats a value, so it adds no row; binds after the list still line up; a list longer
+    than one IN list holds is read in slices."""
     with db.transaction() as conn:
-        for n in range(1000):
-            add_subscription(conn, f"s{n:03d}")
-    wanted = [f"s{n:03d}" for n in range(0, 2 * count, 2)]
-    rows, = db.fetch((_BY_IDS, {"ids": wanted, "not_named": "s000"}))
-    assert sorted(row[0] for row in rows) == [s for s in wanted if s != "s000"]
+        for n in range(1400):
+            add_subscription(conn, f"s{n:04d}")
+    wanted = [f"s{n:04d}" for n in range(0, 2 * count, 2)]
+    rows, = db.fetch((_BY_IDS, {"ids": wanted, "not_named": "s0000"}))
+    assert sorted(row[0] for row in rows) == [s for s in wanted if s != "s0000"]
 
 
 # -- transactions -----------------------------------------------------------------------------

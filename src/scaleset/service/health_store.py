@@ -62,9 +62,9 @@ def watch_rows(db: Database, keys: list[str], specs: dict[str, ProbeSpec | None]
     reads = []
     for probed in (True, False):
         whole, some = _WATCH_READS[probed]
-        reads += [(whole, {"keys": list(chunk)}) for chunk in chunks([k for k in keys if (specs[k] is not None) == probed])]
-        reads += [(some, {"key": key, "ids": list(chunk)}) for key, ids in parts.items()
-                  if (specs[key] is not None) == probed for chunk in chunks(ids)]
+        wanted = [k for k in keys if (specs[k] is not None) == probed]
+        reads += [(whole, {"keys": wanted})] if wanted else []
+        reads += [(some, {"key": key, "ids": ids}) for key, ids in parts.items() if ids and (specs[key] is not None) == probed]
     return [row for rows in db.rows(*reads) for row in rows] if reads else []
 
 

@@ -134,8 +134,7 @@ class Reconciler:
                 waiting.setdefault(key, []).append(instance_id)
         shared: dict[Any, Any] = {}
         pending = [intent(row, shared) for rows in self.ctx.db.rows(*[
-            (INTENTS, {"key": key, "ids": list(chunk)}) for key, ids in waiting.items() for chunk in chunks(ids)])
-            for row in rows]
+            (INTENTS, {"key": key, "ids": ids}) for key, ids in waiting.items()]) for row in rows]
         tokens: dict[str, int | None] = {}
         # A batch's creates and reimages (one scale set, one image) go to the driver in one call,
         # from the part of a spec they share, worked out once (or the error each of them reports:

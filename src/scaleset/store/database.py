@@ -25,7 +25,10 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 T = TypeVar("T")
 
 
-def chunks(values: Sequence[T], size: int = 500) -> Iterator[Sequence[T]]:
+_IN_LIST = 500  # values in one IN (...): well under SQLite's cap on a statement's binds
+
+
+def chunks(values: Sequence[T], size: int = _IN_LIST) -> Iterator[Sequence[T]]:
     """`values` in slices small enough for one `IN (...)` each (SQLite caps a statement's binds)."""
     for start in range(0, len(values), size):
         yield values[start:start + size]
@@ -80,9 +83,9 @@ class Database:
         turns one into a row with the columns' Python types), all in one read transaction as in
         `reading()`. Statements are compiled on first use and kept: pass module-level ones.
 
-        A list bound to an expanding bind (`sa.bindparam(name, expanding=True)`, at most 512
-        values) fills its `IN (...)`."""
-        prepared = [self.prepared(statement, _widths(values)) for statement, values in reads]
+        A list bound to an expanding bind (`sa.bindparam(name, expanding=True)`) fills its
+        `IN (...)`; a longer one than an IN list may hold is read in slices, their rows together."""
+        plans = [[(self.prepared(statement, _widths(part)), part) for part in _parts(values)] for statement, values in reads]
         raw = getattr(self._held, "raw", None) if self._hold else None
         if raw is None:
             raw = self.engine.raw_connection()
@@ -91,15 +94,18 @@ class Database:
                 self._all_held.append(raw)
         # SQLite's driver is in autocommit here: one statement is a snapshot of its own, several
         # need a transaction. Other drivers begin one at the first statement.
-        begin = self._hold and len(reads) > 1
+        begin = self._hold and sum(map(len, plans)) > 1
         try:
             cursor = raw.cursor()
             if begin:
                 cursor.execute("BEGIN")
             results = []
-            for query, (_, values) in zip(prepared, reads, strict=True):
-                cursor.execute(query.sql, query.bind(values))
-                results.append(cursor.fetchall())
+            for plan in plans:
+                found: list[tuple[Any, ...]] = []
+                for query, values in plan:
+                    cursor.execute(query.sql, query.bind(values))
+                    found += cursor.fetchall()
+                results.append(found)
             cursor.close()
             if begin or not self._hold:
                 raw.rollback()  # nothing was written: end the read transaction
@@ -117,12 +123,12 @@ class Database:
     def rows(self, *reads: tuple[sa.Select[Any], dict[str, Any]]) -> list[list[Any]]:
         """As `fetch`, each row typed: a named tuple of the columns' Python values."""
         found = self.fetch(*reads)
-        return [list(map(self.prepared(statement, _widths(values)).typed, rows))
+        return [list(map(self.prepared(statement, _widths(_parts(values)[0])).typed, rows))
                 for (statement, values), rows in zip(reads, found, strict=True)]
 
     def sql(self, statement: sa.Select[Any], values: dict[str, Any]) -> str:
-        """The SQL `fetch` sends for this read."""
-        return self.prepared(statement, _widths(values)).sql
+        """The SQL `fetch` sends for this read (for its first slice)."""
+        return self.prepared(statement, _widths(_parts(values)[0])).sql
 
     def prepared(self, statement: sa.Select[Any], widths: tuple[tuple[str, int], ...] = ()) -> Prepared:
         """The statement compiled; with `widths`, each expanding bind named there given that many places."""
@@ -182,6 +188,17 @@ class Prepared:
             return self.row._make(raw)
         return self.row(*(value if p is None or value is None else p(value)
                           for p, value in zip(self.processors, raw, strict=True)))
+
+
+def _parts(values: dict[str, Any]) -> list[dict[str, Any]]:
+    """The bind values of one read as one statement's each: a list longer than `chunks` allows
+    in an IN list (SQLite caps a statement's binds) goes in slices; one such list per read."""
+    long = [name for name, value in values.items() if isinstance(value, list | tuple) and len(value) > _IN_LIST]
+    if not long:
+        return [values]
+    if len(long) > 1:
+        raise ValueError(f"one read can slice one long IN list, not {len(long)}: {', '.join(long)}")
+    return [{**values, long[0]: list(part)} for part in chunks(values[long[0]], _IN_LIST)]
 
 
 def _widths(values: dict[str, Any]) -> tuple[tuple[str, int], ...]:

@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from scaleset.store.database import Database, chunks
+from scaleset.store.database import Database
 from scaleset.store.tables import instances, upgrade_members
 from scaleset.upgrade import planner, runs
 from scaleset.upgrade.planner import Member, Progress
@@ -28,11 +28,9 @@ _PROGRESS = sa.select(upgrade_members.c.instance_id, upgrade_members.c.progress)
 
 def instance_rows(db: Database, scale_set_key: str, ids: list[int] | tuple[int, ...] | None = None) -> dict[int, Any]:
     """The scale set's instances (those of `ids`, or all) by id."""
-    if ids is None:
-        reads = [(_SET, {"key": scale_set_key})]
-    else:
-        reads = [(_SOME, {"key": scale_set_key, "ids": list(chunk)}) for chunk in chunks(ids)]
-    return {row.instance_id: row for rows in db.rows(*reads) for row in rows}
+    read = (_SET, {"key": scale_set_key}) if ids is None else (_SOME, {"key": scale_set_key, "ids": list(ids)})
+    rows, = db.rows(read)
+    return {row.instance_id: row for row in rows}
 
 
 _BUSY = sa.select(sa.func.count().label("busy")).select_from(instances).where(
@@ -42,7 +40,8 @@ _BUSY = sa.select(sa.func.count().label("busy")).select_from(instances).where(
 
 def busy(db: Database, scale_set_key: str, ids: list[int] | tuple[int, ...]) -> bool:
     """Whether an action of these instances is still under way."""
-    return any(rows[0][0] for rows in db.fetch(*[(_BUSY, {"key": scale_set_key, "ids": list(chunk)}) for chunk in chunks(ids)]))
+    counts, = db.fetch((_BUSY, {"key": scale_set_key, "ids": list(ids)}))  # a count per slice of the ids
+    return any(count for count, in counts)
 
 
 def read_set(db: Database, run: sa.Row[Any]) -> tuple[dict[int, Any], dict[int, Progress]]:
