@@ -119,3 +119,21 @@ async def test_a_deployment_ends_interrupted_only_once_its_replica_is_gone(tmp_p
         await a.clock.sleep(3 * PERIOD)
         assert state() == "Failed"
         assert b.plane.deployments.get(SUB, "rg", "dep")["properties"]["error"]["code"] == "DeploymentInterrupted"
+
+
+async def test_the_replica_that_takes_a_scale_set_over_watches_all_its_instances_at_once(tmp_path: Path) -> None:
+    """Its verdicts gone with its last holder, a scale set taken over is read whole by the health
+    watch as soon as its lease is taken, by whatever takes it (here the reconciler, finding the
+    batch's intents), not at the watch's next periodic read: a run judged meanwhile would count
+    the instances not yet watched as unhealthy."""
+    async with two_replicas(tmp_path) as (a, b, _):
+        await a_run_in_its_second_batch(a)
+        dead, survivor = by_name(a, b, owner(a))
+        key = survivor.plane.scale_sets.get(SUB, "rg", "web").key
+        survivor.plane._rounds.cancel()  # noqa: SLF001 - the round takes leases too: leave it to the reconciler
+        await dead.plane.halt()
+        while not survivor.plane.ctx.leases.holds(scale_set_lease(key)):
+            survivor.plane.reconciler.wake(key)  # it looks for intents to carry out
+            await a.clock.sleep(0.5)
+        await a.clock.sleep(0.1)  # a look of the watch, far sooner than its periodic read of the store
+        assert sorted(survivor.plane.health.healthy(key)) == list(range(10))

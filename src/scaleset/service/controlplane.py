@@ -55,6 +55,7 @@ class ControlPlane:
         self.images.published.append(self.upgrades.on_published)
         self.health.changed.append(self.upgrades.runner.nudge)
         self.ctx.acted = self._acted
+        leases.gained.append(self._lease_gained)
         self.ctx.wake = self._intents_written
         self.scale_sets.updated.append(self.upgrades.on_updated)
         self._rounds: asyncio.Task[None] | None = None
@@ -113,6 +114,13 @@ class ControlPlane:
         """The reconciler carries them out, and the machines they name change: the health watch looks."""
         self.reconciler.wake(scale_set_key)
         self.health.nudge(scale_set_key, ids)
+
+    def _lease_gained(self, name: str) -> None:
+        """A scale set just became ours (new, or taken over, by whatever took its lease): the
+        health watch reads it whole now, not at its next periodic read. Verdicts live in memory,
+        so until it does, a run here would count the instances not yet watched as unhealthy."""
+        if name.startswith(prefix := scale_set_lease("")):
+            self.health.nudge(name.removeprefix(prefix))
 
     def _acted(self, scale_set_key: str, ids: list[int] | None = None) -> None:
         self.health.nudge(scale_set_key, ids)
