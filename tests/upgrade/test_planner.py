@@ -12,7 +12,7 @@ import pytest
 
 from scaleset.upgrade.planner import (
     BEFORE, DURING, FAILED_VMS, UPGRADED_LIMIT, Batch, BatchHealthy, BatchTimedOut, Done, GoOn, Member, Plan,
-    Policy, Progress, Stop, Wait, after_batch, batch_size, judge_batch, next_batch, over, plan,
+    Policy, Progress, Stop, Unsure, Wait, after_batch, batch_size, judge_batch, next_batch, over, plan,
 )
 
 P = Progress
@@ -207,6 +207,19 @@ def test_upgraded_instance_that_turned_unhealthy_later_counts() -> None:
     decision = after_batch(members, (2, 3), Policy(max_unhealthy_percent=100))
     assert isinstance(decision, Stop) and decision.code == UPGRADED_LIMIT
     assert decision.roll_back == ()  # not a failure of this batch
+
+
+def test_a_stop_that_rests_on_verdicts_not_in_yet_is_unsure() -> None:
+    # Instances 0 and 1 were upgraded in an earlier batch and have no verdict yet (counted
+    # unhealthy): with them healthy the run would go on, so it is not stopped on them.
+    members = upgrade(upgrade(fleet(10), (0, 1), down={0, 1}), (2, 3))
+    policy = Policy(max_unhealthy_percent=100)
+    assert isinstance(after_batch(members, (2, 3), policy), Stop)
+    assert after_batch(members, (2, 3), policy, unknown=frozenset({0, 1})) == Unsure((0, 1))
+    # One not in yet cannot change a stop that the others make.
+    members = upgrade(upgrade(fleet(10), (0, 1), down={0}), (2, 3), failed={2, 3})
+    decision = after_batch(members, (2, 3), policy, unknown=frozenset({0}))
+    assert isinstance(decision, Stop) and decision.code == UPGRADED_LIMIT
 
 
 def test_instances_taken_down_by_others_count_after_batch() -> None:

@@ -46,10 +46,24 @@ class CountingSim(SimDriver):
     reimage_many = Driver.reimage_many  # each reimage counted on its own
 
 
+class LateToAnswer(CountingSim):
+    """Machines named in `late` answer no probe until `until` (virtual seconds): after a restart, or
+    a takeover by another replica, the server has no verdict of them for a while."""
+
+    late: set[str] = set()
+    until = 0.0
+
+    async def probe(self, key: str, spec: Any, **kwargs: Any) -> Any:
+        if key in self.late and (wait := self.until - self._clock.monotonic()) > 0:
+            await self._clock.sleep(wait)
+        return await super().probe(key, spec, **kwargs)
+
+
 @asynccontextmanager
-async def lifetime(tmp_path: Path, clock: VirtualClock, reimaged: Counter[Any]) -> AsyncIterator[Kit]:
+async def lifetime(tmp_path: Path, clock: VirtualClock, reimaged: Counter[Any],
+                   driver_class: type[CountingSim] = CountingSim) -> AsyncIterator[Kit]:
     """One life of the control plane: it starts on whatever the database and the simulator hold."""
-    driver = CountingSim(clock, root=tmp_path / "sim", reimaged=reimaged)
+    driver = driver_class(clock, root=tmp_path / "sim", reimaged=reimaged)
     db = Database(sqlite_url(tmp_path / "engine.db"))
     plane = ControlPlane(db=db, driver=driver, data_dir=tmp_path, clock=clock, settings=Settings(**SETTINGS))
     await plane.start()
@@ -170,3 +184,26 @@ async def test_a_run_stopped_mid_batch_resumes_and_reimages_every_instance_exact
         _, counts = kit.latest("web")
         assert counts == {"successfulInstanceCount": 10, "failedInstanceCount": 0, "inProgressInstanceCount": 0,
                           "pendingInstanceCount": 0}
+
+
+async def test_a_run_taken_up_again_waits_for_verdicts_it_has_not_had_rather_than_stop_on_them(tmp_path: Path) -> None:
+    """After a restart the instances of the earlier batches have no verdict until probed again: the
+    batch in flight turning healthy first must not fault the run by counting them unhealthy."""
+    clock, reimaged = VirtualClock(), Counter[Any]()
+    async with lifetime(tmp_path, clock, reimaged) as kit:
+        await first_life(kit)
+        await until(kit, lambda: latest(kit) is not None and latest(kit).batch_count == 2 and latest(kit).phase == "health")
+        stopped = latest(kit)
+        upgraded = batches(kit)[0]
+        keys = {row.instance_id: row.machine_key for row in kit.plane.instances.list(SUB, "rg", "web")[1]}
+
+    LateToAnswer.late, LateToAnswer.until = {keys[i] for i in upgraded}, clock.monotonic() + 120  # > the 30 s warmup
+    async with lifetime(tmp_path, clock, reimaged, LateToAnswer) as kit:
+        await until(kit, lambda: latest(kit).batch_count == 3 or latest(kit).state != "RollingForward")
+        run = latest(kit)
+        assert run.state == "RollingForward", run.error
+        assert clock.monotonic() >= LateToAnswer.until  # the next batch waited for the earlier batch's verdicts
+        run = await kit.until_done("web")
+        assert run.state == "Completed", run.error
+        assert run.id == stopped.id and run.batch_count == 5
+        assert kit.versions("web") == ["1.0.1"] * 10

@@ -94,6 +94,14 @@ class GoOn:
     pass
 
 
+@dataclass(frozen=True)
+class Unsure:
+    """A limit would stop the run only by counting as unhealthy instances whose verdict is not in
+    yet (a server that restarted, or took the run over, has not probed them): ask again once it is."""
+
+    unknown: tuple[int, ...]
+
+
 BEFORE = "MaxUnhealthyInstancePercentExceededBeforeRollingUpgrade"
 DURING = "MaxUnhealthyInstancePercentExceededInRollingUpgrade"
 UPGRADED_LIMIT = "MaxUnhealthyUpgradedInstancePercentExceededInRollingUpgrade"
@@ -166,11 +174,23 @@ def judge_batch(members: list[Member], batch: tuple[int, ...], policy: Policy, *
 
 
 def after_batch(members: list[Member], batch: tuple[int, ...], policy: Policy, *,
-                failed_reimages: frozenset[int] = frozenset()) -> GoOn | Stop:
+                failed_reimages: frozenset[int] = frozenset(), unknown: frozenset[int] = frozenset()) -> GoOn | Stop | Unsure:
     """The checks after each batch: the upgraded instances, then the whole set.
 
     Instances taken down by anything else meanwhile count against the whole-set limit as well.
+    `unknown` names members counted unhealthy because their verdict is not in yet: a stop that
+    would not happen were they healthy is Unsure.
     """
+    outcome = _limits(members, batch, policy, failed_reimages)
+    if isinstance(outcome, GoOn) or not unknown:
+        return outcome
+    hopeful = [Member(m.id, True, m.progress, m.zone, m.update_domain) if m.id in unknown else m for m in members]
+    if isinstance(_limits(hopeful, batch, policy, failed_reimages), GoOn):
+        return Unsure(tuple(sorted(unknown)))
+    return outcome
+
+
+def _limits(members: list[Member], batch: tuple[int, ...], policy: Policy, failed_reimages: frozenset[int]) -> GoOn | Stop:
     upgraded = [m for m in members if m.progress in (Progress.UPGRADED, Progress.FAILED)]
     bad_upgraded = [m.id for m in upgraded if m.progress == Progress.FAILED or not m.healthy]
     batch_failures = tuple(i for i in batch if i in set(bad_upgraded))

@@ -75,21 +75,24 @@ def failed_reimages(run: sa.Row[Any], rows: dict[int, sa.Row[Any]]) -> dict[int,
 
 
 def members(run: sa.Row[Any], rows: dict[int, sa.Row[Any]], progress: dict[int, Progress],
-            view: HealthView) -> tuple[list[Member], bool]:
+            view: HealthView) -> tuple[list[Member], frozenset[int]]:
     """The set as the planner sees it, an instance whose verdict is not in yet counted unhealthy;
-    and whether every verdict is in (the choice of a batch waits for them, a judgment does not)."""
+    and those instances (the choice of a batch waits for their verdicts, a judgment only when
+    they would stop the run)."""
     health = view.healthy(run.scale_set_key, {i: row.action_seq for i, row in rows.items()})
-    found, known = [], True
+    found: list[Member] = []
+    unknown: set[int] = set()
     for instance_id in sorted(rows):
         row = rows[instance_id]
         if row.pending_action == "delete":
             continue
         verdict = health.get(instance_id)
-        known = known and verdict is not None
+        if verdict is None:
+            unknown.add(instance_id)
         # Not a member: joined after the start, so SKIPPED.
         found.append(Member(instance_id, verdict is True, progress.get(instance_id, Progress.SKIPPED), row.zone,
                             row.update_domain))
-    return found, known
+    return found, frozenset(unknown)
 
 
 def stop_error(outcome: planner.Stop, batch: list[int] | tuple[int, ...], bad: set[int], failed: dict[int, str]) -> dict[str, Any]:

@@ -49,6 +49,7 @@ class Runner:
         self.poll = poll
         self.on_change = on_change or (lambda _run_id: None)
         self._nudges: dict[str, asyncio.Event] = {}  # scale set key -> set when its instances changed
+        self._since: dict[str, datetime] = {}  # run id -> when this runner took it up (began, resumed, took over)
 
     def nudge(self, scale_set_key: str) -> None:
         """Something a run of this scale set may be waiting for happened (an action ended, a
@@ -63,6 +64,7 @@ class Runner:
                  "pause": self._pause, "rollback": self._rollback}
         op_id: str | None = None
         nudged, key, last = asyncio.Event(), None, None
+        self._since[run_id] = self.clock.now()
         try:
             while True:
                 with self.db.reading() as conn:
@@ -104,6 +106,7 @@ class Runner:
                     # A batch's instances report one by one: let the burst gather, so it costs one look.
                     await sleep_or_until(self.clock, self._patience(run), nudged, gather=_GATHER)
         finally:
+            self._since.pop(run_id, None)
             if key is not None and self._nudges.get(key) is nudged:
                 del self._nudges[key]
 
@@ -121,14 +124,14 @@ class Runner:
         self._forget_gone(run, rows, progress)
         return self._choose(run, *run_reads.members(run, rows, progress, self.health), now)
 
-    def _choose(self, run: sa.Row[Any], members: list[Member], known: bool, now: datetime) -> bool:
-        """The next batch, from the set as read (`members`; `known`: every verdict is in): launched,
-        or the run's end; False while a verdict it needs is not in yet."""
+    def _choose(self, run: sa.Row[Any], members: list[Member], unknown: frozenset[int], now: datetime) -> bool:
+        """The next batch, from the set as read (`members`; `unknown`: those whose verdict is not
+        in yet): launched, or the run's end; False while a verdict it needs is not in yet."""
         if not any(m.progress == Progress.PENDING for m in members):  # done at once, whatever health says
             with self._writing(run) as conn:
                 self._end(conn, run, "Completed", None, now)
             return True
-        if not known:  # health verdicts not all in yet: the pre-check would be guessing
+        if unknown:  # health verdicts not all in yet: the pre-check would be guessing
             with self._writing(run):
                 pass  # unless the scale set is no longer ours (LeaseLost): its new holder carries the run on
             return False
@@ -197,25 +200,27 @@ class Runner:
         rows, progress = run_reads.read_set(self.db, run)
         gone = self._forget_gone(run, rows, progress)
         batch = tuple(i for i in run.batch if i not in gone)  # an instance deleted meanwhile left the batch
-        members, known = run_reads.members(run, rows, progress, self.health)
+        members, unknown = run_reads.members(run, rows, progress, self.health)
         now = self.clock.now()
         policy = self._policy(run)
         failed = run_reads.failed_reimages(run, rows)
-        elapsed = (now - run.phase_since).total_seconds()
-        verdict = planner.judge_batch(members, batch, policy, elapsed=elapsed, failed=frozenset(failed))
+        waited = self._waited(run, now)
+        verdict = planner.judge_batch(members, batch, policy, elapsed=waited, failed=frozenset(failed))
         if isinstance(verdict, planner.Wait):
             return False
         bad = set(verdict.unhealthy) if isinstance(verdict, planner.BatchTimedOut) else set()
+        judged = {i: Progress.FAILED if i in bad else Progress.UPGRADED for i in batch}
+        members = [dataclasses.replace(m, progress=judged[m.id]) if m.id in judged else m for m in members]
+        pending_left = any(m.progress == Progress.PENDING for m in members)
+        outcome = planner.after_batch(members, batch, policy, failed_reimages=frozenset(failed),
+                                      unknown=self._awaited(unknown, waited, policy))
+        if isinstance(outcome, planner.Unsure):
+            return False  # each verdict that comes in nudges the run
         with self._writing(run) as conn:
             runs.set_progress(conn, run.id, [i for i in batch if i not in bad], Progress.UPGRADED)
             for instance_id in bad:
                 runs.set_progress(conn, run.id, [instance_id], Progress.FAILED,
                                   error=failed.get(instance_id) or "not healthy within the health wait")
-        judged = {i: Progress.FAILED if i in bad else Progress.UPGRADED for i in batch}
-        members = [dataclasses.replace(m, progress=judged[m.id]) if m.id in judged else m for m in members]
-        pending_left = any(m.progress == Progress.PENDING for m in members)
-        outcome = planner.after_batch(members, batch, policy, failed_reimages=frozenset(failed))
-        with self._writing(run) as conn:
             if isinstance(outcome, planner.GoOn):
                 # The pause is between batches: after the last one the run ends at once.
                 phase = "pause" if policy.pause_between_batches > 0 and pending_left else "next"
@@ -232,7 +237,7 @@ class Runner:
         if phase == "next" and not run.cancel_requested and not run.paused:
             # On to the next batch in the same step, from the scale set as just read: reading it
             # again for the choice costs as much as the judgement did.
-            self._choose(run, members, known, now)
+            self._choose(run, members, unknown, now)
         return True
 
     def _batch_waits(self, run: sa.Row[Any]) -> bool:
@@ -244,7 +249,7 @@ class Runner:
         health = self.health.healthy(run.scale_set_key, {i: rows[i].action_seq for i in batch})
         members = [Member(id=i, healthy=bool(health.get(i)), progress=Progress.IN_FLIGHT) for i in batch]
         failed = frozenset(i for i in batch if rows[i].provisioning_state == "Failed")
-        elapsed = (self.clock.now() - run.phase_since).total_seconds()
+        elapsed = self._waited(run, self.clock.now())
         return isinstance(planner.judge_batch(members, batch, self._policy(run), elapsed=elapsed, failed=failed),
                           planner.Wait)
 
@@ -254,14 +259,14 @@ class Runner:
         new = tuple(run.batch)
         rows, progress = run_reads.read_set(self.db, run)
         old = sorted(i for i, p in progress.items() if p == Progress.IN_FLIGHT)
-        members, _ = run_reads.members(run, rows, progress, self.health)
+        members, unknown = run_reads.members(run, rows, progress, self.health)
         now = self.clock.now()
         policy = self._policy(run)
         failed = run_reads.failed_reimages(run, rows)
         present = {m.id for m in members}
         failed.update({i: "the new instance was deleted before it turned healthy" for i in new if i not in present})
-        verdict = planner.judge_batch(members, new, policy, elapsed=(now - run.phase_since).total_seconds(),
-                                      failed=frozenset(failed))
+        waited = self._waited(run, now)
+        verdict = planner.judge_batch(members, new, policy, elapsed=waited, failed=frozenset(failed))
         if isinstance(verdict, planner.Wait):
             return False
         bad = set(verdict.unhealthy) if isinstance(verdict, planner.BatchTimedOut) else set()
@@ -269,7 +274,10 @@ class Runner:
         # stand in for the old ones.
         stand_ins = [m for m in members if m.id not in old and m.id not in new] + [
             dataclasses.replace(m, progress=Progress.FAILED if m.id in bad else Progress.UPGRADED) for m in members if m.id in new]
-        outcome = planner.after_batch(stand_ins, new, policy, failed_reimages=frozenset(failed))
+        outcome = planner.after_batch(stand_ins, new, policy, failed_reimages=frozenset(failed),
+                                      unknown=self._awaited(unknown, waited, policy))
+        if isinstance(outcome, planner.Unsure):
+            return False
         with self._writing(run) as conn:
             if isinstance(outcome, planner.Stop) and outcome.roll_back:
                 self.actions.delete(conn, run.scale_set_key, list(new), run.op_id)
@@ -353,11 +361,11 @@ class Runner:
         """How long a run that could not move waits, unless nudged: until its pause or its batch's
         health wait ends, and at most the poll (for what nothing nudges, such as another replica
         cancelling it)."""
-        elapsed = (self.clock.now() - run.phase_since).total_seconds()
         if run.phase == "pause":
+            elapsed = (self.clock.now() - run.phase_since).total_seconds()
             return max(0.0, min(self.poll, self._policy(run).pause_between_batches - elapsed))
         if run.phase == "health":
-            return max(0.0, min(self.poll, self._policy(run).health_wait - elapsed))
+            return max(0.0, min(self.poll, self._policy(run).health_wait - self._waited(run, self.clock.now())))
         return self.poll
 
     def _due(self, run: sa.Row[Any]) -> bool:
@@ -367,8 +375,21 @@ class Runner:
         if run.phase == "batch":
             return False
         if run.phase == "health":
-            return (self.clock.now() - run.phase_since).total_seconds() >= self._policy(run).health_wait
+            return self._waited(run, self.clock.now()) >= self._policy(run).health_wait
         return True
+
+    def _waited(self, run: sa.Row[Any], now: datetime) -> float:
+        """Seconds of the batch's health wait spent: since its phase began, or since this runner
+        took the run up (a restart, a takeover), whichever is later. Verdicts live in memory, so a
+        runner just come has seen none, and the batch gets its whole wait again."""
+        since = max(run.phase_since, self._since.get(run.id, run.phase_since))
+        return (now - since).total_seconds()
+
+    @staticmethod
+    def _awaited(unknown: frozenset[int], waited: float, policy: planner.Policy) -> frozenset[int]:
+        """The instances whose verdicts a judgment still waits for: none once the health wait is
+        spent (a verdict still not in counts as unhealthy then)."""
+        return unknown if waited < policy.health_wait else frozenset()
 
     def _policy(self, run: sa.Row[Any]) -> planner.Policy:
         return policy_from_json(run.policy)
