@@ -33,7 +33,6 @@ from scaleset.service.intents import ACTIONS
 from scaleset.service.machine_specs import SpecTemplate
 from scaleset.service.outcomes import Outcome, Outcomes
 from scaleset.store.leases import LeaseLost, scale_set_lease
-from scaleset.store.database import chunks
 from scaleset.store.tables import instances
 
 log = logging.getLogger(__name__)
@@ -41,6 +40,11 @@ log = logging.getLogger(__name__)
 # An intent is pending, said so that SQLite looks it up in the index on pending_action: for "IS NOT
 # NULL" it scans the whole table, which at a million instances costs every dispatch ~0.1 s.
 _PENDING = instances.c.pending_action.in_(ACTIONS)
+# What observation reads of an instance: the extensions as the text stored (see `observe`).
+_OBSERVED = sa.select(instances.c.scale_set_key, instances.c.machine_key, instances.c.power_state,
+                      sa.cast(instances.c.extensions, sa.Text).label("extensions"), instances.c.pending_action)
+_BY_MACHINE = _OBSERVED.where(instances.c.machine_key.in_(sa.bindparam("keys", expanding=True)))
+_BY_SET = _OBSERVED.where(instances.c.scale_set_key.in_(sa.bindparam("keys", expanding=True)))
 
 
 class Reconciler:
@@ -299,8 +303,6 @@ class Reconciler:
         text stored and compared with the driver's as it would be stored, not decoded: most rows
         read are unchanged, or under an action and not looked at.
         """
-        query = sa.select(instances.c.scale_set_key, instances.c.machine_key, instances.c.power_state,
-                          sa.cast(instances.c.extensions, sa.Text).label("extensions"), instances.c.pending_action)
         keys, taken_over = None, []
         if self._unwatch is not None:
             # Everything at the first look; then what the driver reported, and the instances of
@@ -311,15 +313,15 @@ class Reconciler:
                 taken_over = sorted(name.removeprefix(scale_set_lease("")) for name in held - self._held
                                     if name.startswith(scale_set_lease("")))
             self._changed, self._held = set(), held
-        with self.ctx.db.reading() as conn:
-            if keys is None:
-                rows = conn.execute(query.where(instances.c.pending_action.is_(None))).all()
-            else:
-                # Idle ones are picked here, not in SQL: there, the index on pending_action would
-                # be chosen, and it has every idle instance of the store under NULL.
-                rows = [row for column, values in ((instances.c.machine_key, keys), (instances.c.scale_set_key, taken_over))
-                        for chunk in chunks(values)
-                        for row in conn.execute(query.where(column.in_(chunk))).all()]
+        if keys is None:
+            with self.ctx.db.reading() as conn:
+                rows = conn.execute(_OBSERVED.where(instances.c.pending_action.is_(None))).all()
+        else:
+            # Idle ones are picked here, not in SQL: there, the index on pending_action would be
+            # chosen, and it has every idle instance of the store under NULL. Straight on the
+            # driver: the instances of every batch are read here several times as they come back.
+            reads = [(query, {"keys": values}) for query, values in ((_BY_MACHINE, keys), (_BY_SET, taken_over)) if values]
+            rows = [row for found in self.ctx.db.rows(*reads) for row in found] if reads else []
         idle = [row for row in rows if row.pending_action is None]
         changes: dict[str, list[dict[str, Any]]] = {}
         for row in idle:
