@@ -104,6 +104,19 @@ def module_sim_server(tmp_path_factory: pytest.TempPathFactory, name: str) -> It
         stop_server(running)
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """An in-process plane's store (the engine kit's `store`): its own SQLite file (None), or a
+    fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield None
+        return
+    from tests.postgres import fresh_postgres_database
+
+    with fresh_postgres_database() as url:
+        yield url
+
+
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
     """A fresh server on the process driver."""

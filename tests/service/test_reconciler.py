@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 
 from scaleset.drivers.base import DriverError, PowerState
 from scaleset.drivers.sim import SimDriver
 from scaleset.store.tables import instances
-from tests.postgres import fresh_postgres_database
 from tests.upgrade.engine_kit import SUB, engine
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest) -> Iterator[str | None]:
-    """The engine's store: its own SQLite file (None), or a fresh PostgreSQL database."""
-    if request.param == "sqlite":
-        yield None
-        return
-    with fresh_postgres_database() as url:
-        yield url
 
 
 async def test_a_reimage_that_fails_before_the_new_disk_leaves_the_instance_on_its_old_image(tmp_path: Path) -> None:

@@ -7,8 +7,10 @@ from pathlib import Path
 from tests.upgrade.engine_kit import SUB, engine
 
 
-async def test_publishing_a_new_version_upgrades_an_automatic_scale_set_by_itself(tmp_path: Path) -> None:
-    async with engine(tmp_path) as kit:
+async def test_publishing_a_new_version_upgrades_an_automatic_scale_set_by_itself(tmp_path: Path, store: str | None) -> None:
+    """On either store: the runner reads its run's row straight on the database driver, typed as
+    SQLAlchemy would (times with their zone, JSON decoded)."""
+    async with engine(tmp_path, store=store) as kit:
         await kit.publish("1.0.0")
         await kit.scale_set("web", 10)
         assert kit.versions("web") == ["1.0.0"] * 10

@@ -483,8 +483,8 @@ async def test_deleting_the_scale_set_mid_run_ends_the_run_quietly_and_removes_i
         await until(kit, gone)
         await kit.clock.sleep(600)
         assert not kit.plane.upgrades._tasks, "the runner stopped"
+        assert runs.load(kit.plane.ctx.db, run_id) is None
         with kit.plane.ctx.db.reading() as conn:
-            assert runs.load(conn, run_id) is None
             assert runs.members(conn, run_id) == {}
             assert conn.execute(sa.select(instances_table).where(instances_table.c.scale_set_key == key)).all() == []
         with pytest.raises(ArmError) as missing:

@@ -67,8 +67,7 @@ class Runner:
         self._since[run_id] = self.clock.now()
         try:
             while True:
-                with self.db.reading() as conn:
-                    run = runs.load(conn, run_id)
+                run = runs.load(self.db, run_id)
                 if run is None:
                     if op_id is not None:
                         # The scale set was deleted under the run, and the run with it: its operation ends too.

@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from scaleset.store.database import Database
 from scaleset.store.tables import upgrade_members, upgrade_runs
 from scaleset.upgrade.planner import Policy, Progress
 from scaleset.upgrade.policy import policy_from_json, policy_json
@@ -44,8 +45,13 @@ def create(conn: sa.Connection, *, scale_set_key: str, started_by: str, target_u
     return run_id
 
 
-def load(conn: sa.Connection, run_id: str) -> sa.Row[Any] | None:
-    return conn.execute(sa.select(upgrade_runs).where(upgrade_runs.c.id == run_id)).first()
+_LOAD = sa.select(upgrade_runs).where(upgrade_runs.c.id == sa.bindparam("run"))
+
+
+def load(db: Database, run_id: str) -> Any | None:
+    """The run's row, straight on the database driver: its runner reads it each time it wakes."""
+    found, = db.rows((_LOAD, {"run": run_id}))
+    return found[0] if found else None
 
 
 def active_for(conn: sa.Connection, scale_set_key: str) -> sa.Row[Any] | None:
