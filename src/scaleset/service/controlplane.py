@@ -104,7 +104,9 @@ class ControlPlane:
         held = set(self.ctx.leases.held_names())
         self.ctx.leases.balance([TRIGGER, *(scale_set_lease(key) for key in keys)], len(alive))
         if not set(self.ctx.leases.held_names()) <= held:
-            self._intents_written()  # intents of scale sets just taken over are ours to carry out now
+            # Intents of scale sets just taken over are ours to carry out now (each taken lease
+            # has the health watch read its scale set: _lease_gained).
+            self.reconciler.wake()
         self.upgrades.adopt(active)
         if queued:
             self.upgrades.trigger()

@@ -40,13 +40,14 @@ log = logging.getLogger(__name__)
 # An intent is pending, said so that SQLite looks it up in the index on pending_action: for "IS NOT
 # NULL" it scans the whole table, which at a million instances costs every dispatch ~0.1 s.
 _PENDING = instances.c.pending_action.in_(ACTIONS)
+# A scale set's instances with an action to carry out, for `Database.fetch`: the same IN over the
+# actions, as a bind it fills (a literal list would be left for SQLAlchemy to expand).
+_SLOTS = sa.select(instances.c.scale_set_key, instances.c.instance_id).where(
+    instances.c.scale_set_key == sa.bindparam("key"), instances.c.pending_action.in_(sa.bindparam("actions", expanding=True)))
 # What observation reads of an instance: the extensions as the text stored (see `observe`).
 _OBSERVED = sa.select(instances.c.scale_set_key, instances.c.machine_key, instances.c.power_state,
                       sa.cast(instances.c.extensions, sa.Text).label("extensions"), instances.c.pending_action)
 _BY_MACHINE = _OBSERVED.where(instances.c.machine_key.in_(sa.bindparam("keys", expanding=True)))
-# A scale set's instances with an action to carry out.
-_SLOTS = sa.select(instances.c.scale_set_key, instances.c.instance_id).where(
-    instances.c.scale_set_key == sa.bindparam("key"), instances.c.pending_action.in_(sa.bindparam("actions", expanding=True)))
 _BY_SET = _OBSERVED.where(instances.c.scale_set_key.in_(sa.bindparam("keys", expanding=True)))
 
 
