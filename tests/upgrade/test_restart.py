@@ -58,6 +58,11 @@ class LateToAnswer(CountingSim):
             await self._clock.sleep(wait)
         return await super().probe(key, spec, **kwargs)
 
+    def answer_now(self, key: str, spec: Any, clock: Any) -> Any:
+        if key in self.late and self.until > clock.monotonic():
+            return None  # not at once: the watch waits on `probe`
+        return super().answer_now(key, spec, clock)
+
 
 @asynccontextmanager
 async def lifetime(tmp_path: Path, clock: VirtualClock, reimaged: Counter[Any],

@@ -208,6 +208,12 @@ class Driver(abc.ABC):
         return await probe_once(host, spec, port=port, client=client, clock=clock,
                                 accepted=self.tcp_accept_check(key, spec.port))
 
+    def answer_now(self, key: str, spec: ProbeSpec, clock: Clock) -> ProbeAnswer | None:
+        """The probe's answer when the driver knows it without asking the machine (the simulator's
+        machines say how they would answer): the watch then takes it at once, with no probe to
+        wait on. None (the default): the probe goes to the machine, through `probe`."""
+        return None
+
     def watch(self, listener: Callable[[str], None]) -> Callable[[], None] | None:
         """Have `listener` called with a machine's key whenever its power, extension or health
         state changes, and get back how to stop. None from a driver that cannot tell (the

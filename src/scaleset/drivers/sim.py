@@ -181,8 +181,11 @@ class SimDriver(Driver):
         return self._existing(key).spec.private_ip, port
 
     async def probe(self, key: str, spec: ProbeSpec, *, client: Any = None, clock: Clock | None = None) -> ProbeAnswer:
+        return self.answer_now(key, spec, clock or self._clock)
+
+    def answer_now(self, key: str, spec: ProbeSpec, clock: Clock) -> ProbeAnswer:
         # The simulator has no network: its machines say how they would answer.
-        ok, at = self.healthy(key), (clock or self._clock).now()
+        ok, at = self.healthy(key), clock.now()
         found = self._answers.get((at, ok, spec.rich))
         if found is None:
             if self._answers and next(iter(self._answers))[0] != at:

@@ -247,8 +247,12 @@ class HealthMonitor:
         if row.pending_action is not None:
             return  # under an action the machine is going away and coming back: nothing to learn yet
         if now >= watched.next_probe and not watched.probing and not watched.quiet:
-            watched.probing = True
             settle = upgrading and not watched.settled
+            answer = self.ctx.driver.answer_now(row.machine_key, spec, self.ctx.clock)
+            if answer is not None:  # nothing to wait on, so no task (a million of them on the simulator)
+                self._answered(watched, scale_set_key, row.machine_key, spec, answer, settle, now)
+                return
+            watched.probing = True
             probe = self._settle if settle else self._probe
             task = asyncio.create_task(probe(watched, scale_set_key, row.machine_key, spec))
             self._probes.add(task)
@@ -342,6 +346,21 @@ class HealthMonitor:
                 watched.next_probe, watched.quiet = now + timedelta(seconds=later), False
                 self._schedule(key, watched.next_probe)
                 heapq.heappush(self._wakeups, watched.next_probe)
+
+    def _answered(self, watched: Watched, scale_set_key: str, machine_key: str, spec: ProbeSpec,
+                  answer: ProbeAnswer, settle: bool, now: datetime) -> None:
+        """What `_probe`, or one round of `_settle`, does with an answer the driver gave at once:
+        a settling instance is looked at again a settle interval on (or once its answer can change)."""
+        self._observe(watched, scale_set_key, answer)
+        if settle and not watched.settled:
+            step = min(self._interval(spec), self.ctx.settings.settle_probe_interval)
+            wait = self._quiet_for(watched, machine_key, step)
+            if wait is not None:
+                watched.next_probe = now + timedelta(seconds=wait)
+                self._schedule((scale_set_key, watched.row.instance_id), watched.next_probe)
+                heapq.heappush(self._wakeups, watched.next_probe)
+                return
+        self._next_probe(watched, scale_set_key, machine_key, spec, now)
 
     def _until_next_look(self) -> float:
         """Seconds to the next look: a tick, or less when a settling instance is due sooner."""
