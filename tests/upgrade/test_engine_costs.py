@@ -194,3 +194,12 @@ async def test_the_simulator_s_machines_answer_their_probes_without_a_task_each(
         assert run.state == "Completed" and set(kit.versions("web")) == {"1.0.1"}
         assert kit.driver.probes - probes >= 2 * 50  # each reimaged instance probed warming, then healthy
         assert not {name for name in created if name.startswith("HealthMonitor.")}, created
+
+
+async def test_a_run_looks_at_its_batch_when_it_comes_back_and_when_it_turns_healthy(tmp_path: Path) -> None:
+    # A batch warming up answers unhealthy first: that does not move a run waiting on it, so it
+    # does not wake it either (it was three looks a batch).
+    run, seen = await upgrade_of_50(tmp_path)
+    assert run.state == "Completed" and run.batch_count == 5
+    looks = [s for s in seen if "instances.last_error" in s and "instance_id IN" in s and "FROM instances" in s]
+    assert len(looks) <= 5 * 2, len(looks)

@@ -53,7 +53,7 @@ class ControlPlane:
         self.health = HealthMonitor(self.ctx)
         self.upgrades = Upgrades(self.ctx, self.health)
         self.images.published.append(self.upgrades.on_published)
-        self.health.changed.append(self.upgrades.runner.nudge)
+        self.health.changed.append(self.upgrades.runner.health_changed)
         self.ctx.acted = self._acted
         leases.gained.append(self._lease_gained)
         self.ctx.wake = self._intents_written

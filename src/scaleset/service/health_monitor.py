@@ -65,8 +65,9 @@ class HealthMonitor:
         # whose instance was reset or went meanwhile is skipped when it comes up.
         self._due: list[tuple[datetime, int, tuple[str, int]]] = []
         self._order = itertools.count()
-        # Called with a scale set's key when one of its instances' health state changed.
-        self.changed: list[Callable[[str], None]] = []
+        # Called with a scale set's key when a run's view of one of its instances' health changed,
+        # and whether that instance is healthy now.
+        self.changed: list[Callable[[str, bool], None]] = []
         # A driver that reports its machines' changes spares probes while an answer cannot change.
         self._unwatch = ctx.driver.watch(self._machine_changed)
         self._by_machine: dict[str, tuple[str, int]] = {}  # machine key -> slot, for those reports
@@ -241,7 +242,7 @@ class HealthMonitor:
         else:
             watched.tracker.advance(now)  # a grace period may have run out
         if watched.state != before:
-            self._state_changed(scale_set_key)
+            self._state_changed(scale_set_key, before, watched.state)
         if watched.tracker is None:
             return
         if row.pending_action is not None:
@@ -377,13 +378,15 @@ class HealthMonitor:
         state = watched.tracker.observe(answer).state
         watched.settled |= state == HealthState.HEALTHY
         if state != before:
-            self._state_changed(scale_set_key)
+            self._state_changed(scale_set_key, before, state)
 
-    def _state_changed(self, scale_set_key: str) -> None:
-        """An instance's health state changed: its run looks now (it sleeps until told), and other
-        replicas are shown it at the next look."""
-        for changed in self.changed:
-            changed(scale_set_key)
+    def _state_changed(self, scale_set_key: str, before: HealthState | None, after: HealthState | None) -> None:
+        """An instance's health state changed: other replicas are shown it at the next look; and
+        when a run's view of it changed (healthy, unhealthy, not known yet), its run looks now (it
+        sleeps until told). From unknown to initializing nothing a run waits on has happened."""
+        if (now := _healthy(after)) != _healthy(before):
+            for changed in self.changed:
+                changed(scale_set_key, now is True)
         if self._shared.sharing:
             self._unwritten = True
             self._look_now.set()

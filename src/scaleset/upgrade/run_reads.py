@@ -44,6 +44,17 @@ def busy(db: Database, scale_set_key: str, ids: list[int] | tuple[int, ...]) -> 
     return any(count for count, in counts)
 
 
+def batch_waits(db: Database, run: sa.Row[Any], view: HealthView, policy: planner.Policy, elapsed: float) -> bool:
+    """Whether the run's batch is still to be waited on (`elapsed` seconds of its health wait
+    spent), judged from its own instances alone."""
+    rows = instance_rows(db, run.scale_set_key, run.batch)
+    batch = tuple(i for i in run.batch if i in rows and rows[i].pending_action != "delete")
+    health = view.healthy(run.scale_set_key, {i: rows[i].action_seq for i in batch})
+    members = [Member(id=i, healthy=bool(health.get(i)), progress=Progress.IN_FLIGHT) for i in batch]
+    failed = frozenset(i for i in batch if rows[i].provisioning_state == "Failed")
+    return isinstance(planner.judge_batch(members, batch, policy, elapsed=elapsed, failed=failed), planner.Wait)
+
+
 def read_set(db: Database, run: sa.Row[Any]) -> tuple[dict[int, Any], dict[int, Progress]]:
     """The scale set's instances and the run's members' progress, by id, in one snapshot."""
     rows, progress = db.rows((_SET, {"key": run.scale_set_key}), (_PROGRESS, {"run": run.id}))

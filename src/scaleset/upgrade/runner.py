@@ -36,7 +36,6 @@ log = logging.getLogger(__name__)
 _GATHER = 0.01  # seconds a nudged run waits for the nudges that come with the first
 
 
-
 class Runner:
     def __init__(self, db: Database, clock: Clock, actions: Actions, health: HealthView, *, poll: float = 1.0,
                  on_change: Callable[[str], None] | None = None,
@@ -50,6 +49,9 @@ class Runner:
         self.on_change = on_change or (lambda _run_id: None)
         self._nudges: dict[str, asyncio.Event] = {}  # scale set key -> set when its instances changed
         self._since: dict[str, datetime] = {}  # run id -> when this runner took it up (began, resumed, took over)
+        # Scale sets whose run waits on its batch turning healthy: nothing else the health watch
+        # tells moves it (an instance of a batch warming up answers unhealthy first).
+        self._awaiting_healthy: set[str] = set()
 
     def nudge(self, scale_set_key: str) -> None:
         """Something a run of this scale set may be waiting for happened (an action ended, a
@@ -57,6 +59,11 @@ class Runner:
         event = self._nudges.get(scale_set_key)
         if event is not None:
             event.set()
+
+    def health_changed(self, scale_set_key: str, healthy: bool) -> None:
+        """The health watch's word: a run's view of an instance's health changed (to healthy, or not)."""
+        if healthy or scale_set_key not in self._awaiting_healthy:
+            self.nudge(scale_set_key)
 
     async def drive(self, run_id: str) -> None:
         """Carry the run out until it ends (or its scale set is gone)."""
@@ -88,6 +95,7 @@ class Runner:
                     continue
                 last = run
                 nudged.clear()  # what happens from here on is seen by this step or wakes the next
+                self._awaiting_healthy.discard(key)
                 try:
                     moved = await steps[run.phase](run)
                 except asyncio.CancelledError:
@@ -108,6 +116,7 @@ class Runner:
             self._since.pop(run_id, None)
             if key is not None and self._nudges.get(key) is nudged:
                 del self._nudges[key]
+                self._awaiting_healthy.discard(key)
 
     # -- phases: each returns True when it moved the run on ---------------------------------
 
@@ -195,6 +204,7 @@ class Runner:
         if self._policy(run).max_surge:
             return await self._surge_health(run)
         if self._batch_waits(run):
+            self._awaiting_healthy.add(run.scale_set_key)
             return False
         rows, progress = run_reads.read_set(self.db, run)
         gone = self._forget_gone(run, rows, progress)
@@ -241,16 +251,8 @@ class Runner:
 
     def _batch_waits(self, run: sa.Row[Any]) -> bool:
         """Whether the batch is still to be waited on, judged from its own instances alone: the
-        run looks each time one of them changes, and the whole scale set is read only once the
-        batch is judged."""
-        rows = run_reads.instance_rows(self.db, run.scale_set_key, run.batch)
-        batch = tuple(i for i in run.batch if i in rows and rows[i].pending_action != "delete")
-        health = self.health.healthy(run.scale_set_key, {i: rows[i].action_seq for i in batch})
-        members = [Member(id=i, healthy=bool(health.get(i)), progress=Progress.IN_FLIGHT) for i in batch]
-        failed = frozenset(i for i in batch if rows[i].provisioning_state == "Failed")
-        elapsed = self._waited(run, self.clock.now())
-        return isinstance(planner.judge_batch(members, batch, self._policy(run), elapsed=elapsed, failed=failed),
-                          planner.Wait)
+        whole scale set is read only once the batch is judged."""
+        return run_reads.batch_waits(self.db, run, self.health, self._policy(run), self._waited(run, self.clock.now()))
 
     async def _surge_health(self, run: sa.Row[Any]) -> bool:
         """maxSurge: once the new instances are judged, the old ones go (or, on a stop that rolls
