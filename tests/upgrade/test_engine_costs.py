@@ -203,3 +203,12 @@ async def test_a_run_looks_at_its_batch_when_it_comes_back_and_when_it_turns_hea
     assert run.state == "Completed" and run.batch_count == 5
     looks = [s for s in seen if "instances.last_error" in s and "instance_id IN" in s and "FROM instances" in s]
     assert len(looks) <= 5 * 2, len(looks)
+
+
+async def test_what_the_driver_reports_of_a_machine_under_an_action_is_not_looked_at(tmp_path: Path) -> None:
+    # A reimage's machine changes as it goes (stopping, starting): the action's own doing, and its
+    # outcome writes how it left the machine. Observation reads each batch once, after its outcome.
+    run, seen = await upgrade_of_50(tmp_path)
+    assert run.state == "Completed" and run.batch_count == 5
+    observed = [s for s in seen if "FROM instances WHERE instances.machine_key IN" in s]
+    assert len(observed) <= 5, observed

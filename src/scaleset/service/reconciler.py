@@ -71,6 +71,9 @@ class Reconciler:
         # A driver that reports its machines' changes is asked only about those (and about the
         # machines whose action just ended); None: every idle machine is looked at each time.
         self._changed: set[str] | None = None
+        # The machines of the intents in flight: what the driver reports of them meanwhile is the
+        # action's doing, and their outcome has them looked at after (`_outcome`).
+        self._flying: set[str] = set()
         self._unwatch = ctx.driver.watch(self._machine_changed)
         self._held: set[str] = set()  # the leases held at the last look
 
@@ -169,7 +172,9 @@ class Reconciler:
         slots = [(row.scale_set_key, row.instance_id) for row in rows]
         for slot in slots:
             self._inflight[slot] = task
-        task.add_done_callback(lambda _t: self._done(slots))
+        machines = [row.machine_key for row in rows]
+        self._flying.update(machines)
+        task.add_done_callback(lambda _t: self._done(slots, machines))
 
     def _template(self, row: sa.Row[Any]) -> SpecTemplate | Exception:
         try:
@@ -185,7 +190,8 @@ class Reconciler:
             if scale_set_lease(key) == name:
                 task.cancel()
 
-    def _done(self, slots: list[tuple[str, int]]) -> None:
+    def _done(self, slots: list[tuple[str, int]], machines: list[str]) -> None:
+        self._flying.difference_update(machines)
         for slot in slots:
             self._inflight.pop(slot, None)
             self._recheck.add(slot)  # a newer intent may be waiting for this instance
@@ -352,7 +358,7 @@ class Reconciler:
             self.ctx.acted(scale_set_key)  # a machine changed by itself (it stopped, say): so may its health
 
     def _machine_changed(self, machine_key: str) -> None:
-        if self._changed is not None:
+        if self._changed is not None and machine_key not in self._flying:
             self._changed.add(machine_key)
 
     def _store_extensions(self, row: Intent, extensions: list[dict[str, str]]) -> None:
