@@ -18,6 +18,7 @@ from scaleset.drivers.sim import SimDriver
 from scaleset.model.image_reference import ImageReference
 from scaleset.service.controlplane import ControlPlane
 from scaleset.service.errors import ArmError
+from scaleset.store import database
 from scaleset.store.database import Database, sqlite_url
 from scaleset.store.secrets import SecretBox
 from scaleset.store.tables import resource_groups, resources, subscriptions
@@ -66,6 +67,27 @@ def test_a_fetch_fills_an_in_list_of_any_length(db: Database, count: int) -> Non
     wanted = [f"s{n:04d}" for n in range(0, 2 * count, 2)]
     rows, = db.fetch((_BY_IDS, {"ids": wanted, "not_named": "s0000"}))
     assert sorted(row[0] for row in rows) == [s for s in wanted if s != "s0000"]
+
+
+_RENAME = sa.update(subscriptions).where(subscriptions.c.id.in_(sa.bindparam("ids", expanding=True))).values(
+    display_name=sa.bindparam("name"))
+
+
+@pytest.mark.parametrize("count", [0, 1, 3, 700])
+def test_a_write_on_the_driver_changes_what_its_in_list_names_in_the_transaction_it_is_given(db: Database, count: int) -> None:
+    with db.transaction() as conn:
+        for n in range(1400):
+            add_subscription(conn, f"s{n:04d}")
+    wanted = [f"s{n:04d}" for n in range(0, 2 * count, 2)]
+    with db.transaction() as conn:
+        assert database.write(conn, _RENAME, {"ids": wanted, "name": "renamed"}) == count
+    with pytest.raises(RuntimeError), db.transaction() as conn:  # undone with the rest of its transaction
+        database.write(conn, _RENAME, {"ids": [f"s{n:04d}" for n in range(1400)], "name": "undone"})
+        raise RuntimeError
+    with db.reading() as conn:
+        named = conn.execute(sa.select(subscriptions.c.id).where(subscriptions.c.display_name == "renamed")).scalars().all()
+        assert sorted(named) == wanted
+        assert conn.execute(sa.select(sa.func.count()).where(subscriptions.c.display_name == "undone")).scalar() == 0
 
 
 # -- transactions -----------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from scaleset.model.addresses import private_ip
 from scaleset.model.image_reference import ImageReference
 from scaleset.model.scale_set import ScaleSetModel, computer_name
 from scaleset.service.errors import invalid
-from scaleset.store.database import chunks
+from scaleset.store import database
 from scaleset.store.tables import instances, scale_sets
 from scaleset.upgrade import runs
 
@@ -40,21 +40,30 @@ def live_instances(conn: sa.Connection, scale_set_key: str, *columns: sa.ColumnE
     ).all()
 
 
+# An intent, written straight on the database driver (`database.write`): a batch's, for each of
+# a thousand scale sets at once.
+_INTEND = instances.update().where(
+    instances.c.scale_set_key == sa.bindparam("key"), instances.c.instance_id.in_(sa.bindparam("ids", expanding=True))
+).values(pending_action=sa.bindparam("action"), pending_image=sa.bindparam("image"), pending_op=sa.bindparam("op"),
+         action_seq=instances.c.action_seq + 1, provisioning_state=sa.bindparam("provisioning"))
+
+
 def intend(conn: sa.Connection, rows: Iterable[sa.Row[Any]], action: str, op: str, *, image: str | None = None) -> None:
     """The same intent for every instance in `rows`: one statement per scale set (and per 500)."""
-    assert action in ACTIONS, action
     by_set: dict[str, list[int]] = {}
     for row in rows:
         by_set.setdefault(row.scale_set_key, []).append(row.instance_id)
     for key, ids in by_set.items():
-        for chunk in chunks(ids):
-            conn.execute(
-                instances.update()
-                .where(instances.c.scale_set_key == key, instances.c.instance_id.in_(chunk))
-                .values(pending_action=action, pending_image=image, pending_op=op,
-                        action_seq=instances.c.action_seq + 1,
-                        provisioning_state=_PROVISIONING.get(action, "Updating"))
-            )
+        intend_ids(conn, key, ids, action, op, image=image)
+
+
+def intend_ids(conn: sa.Connection, scale_set_key: str, ids: list[int], action: str, op: str, *,
+               image: str | None = None) -> None:
+    """The same intent for these instances of one scale set (those of them that exist)."""
+    assert action in ACTIONS, action
+    if ids:
+        database.write(conn, _INTEND, {"key": scale_set_key, "ids": ids, "action": action, "image": image, "op": op,
+                                       "provisioning": _PROVISIONING.get(action, "Updating")})
 
 
 def resize(conn: sa.Connection, scale_set: sa.Row[Any], model: ScaleSetModel, op: str, now: datetime, *,

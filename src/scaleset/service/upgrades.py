@@ -321,13 +321,11 @@ class _Actions:
         self.ctx = ctx
 
     def reimage(self, conn: sa.Connection, scale_set_key: str, targets: dict[int, str], op_id: str | None) -> None:
-        rows = conn.execute(sa.select(instances.c.scale_set_key, instances.c.instance_id).where(
-            instances.c.scale_set_key == scale_set_key, instances.c.instance_id.in_(list(targets)))).all()
-        by_image: dict[str, list[sa.Row[Any]]] = {}
-        for row in rows:
-            by_image.setdefault(targets[row.instance_id], []).append(row)
-        for urn, same in by_image.items():
-            intents.intend(conn, same, "reimage", op_id or "", image=urn)
+        by_image: dict[str, list[int]] = {}
+        for instance_id, urn in targets.items():
+            by_image.setdefault(urn, []).append(instance_id)
+        for urn, ids in by_image.items():
+            intents.intend_ids(conn, scale_set_key, ids, "reimage", op_id or "", image=urn)
 
     def surge(self, conn: sa.Connection, scale_set_key: str, count: int, image_urn: str, op_id: str | None) -> list[int]:
         """maxSurge: new instances on the target image, beside the ones they will replace."""
