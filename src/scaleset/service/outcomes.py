@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from scaleset.drivers.base import PowerState
 from scaleset.service import operations
 from scaleset.service.context import Context
+from scaleset.store import database
 from scaleset.store.leases import scale_set_lease
 from scaleset.store.tables import instances
 
@@ -25,7 +26,9 @@ _POWER_AFTER = {
     "create": PowerState.RUNNING, "reimage": PowerState.RUNNING, "start": PowerState.RUNNING,
     "restart": PowerState.RUNNING, "stop": PowerState.STOPPED, "deallocate": PowerState.DEALLOCATED,
 }
-_CURRENT = (instances.c.instance_id, instances.c.action_seq, instances.c.image_urn, instances.c.model_version)
+# The instances as they are when their outcomes are written (straight on the database driver).
+_CURRENT = sa.select(instances.c.instance_id, instances.c.action_seq, instances.c.image_urn, instances.c.model_version).where(
+    instances.c.scale_set_key == sa.bindparam("key"), instances.c.instance_id.in_(sa.bindparam("ids", expanding=True)))
 
 
 @dataclass(slots=True)
@@ -75,8 +78,7 @@ class Outcomes:
         ids = [outcome.row.instance_id for outcome in outcomes]
         with self.ctx.db.transaction() as conn:
             self.ctx.leases.fence(conn, scale_set_lease(scale_set_key))
-            current = {row.instance_id: row for row in conn.execute(sa.select(*_CURRENT).where(
-                instances.c.scale_set_key == scale_set_key, instances.c.instance_id.in_(ids))).all()}
+            current = {row.instance_id: row for row in database.read(conn, _CURRENT, {"key": scale_set_key, "ids": ids})}
             deleted: list[int] = []
             updates: dict[tuple[Any, ...], tuple[dict[str, Any], list[int]]] = {}  # the same values, for many instances
             spelled: dict[int, str] = {}  # each extensions list met, as text: a batch's machines share one
@@ -104,12 +106,12 @@ def _same(values: dict[str, Any], spelled: dict[int, str]) -> tuple[Any, ...]:
     """What outcomes with the same values to write share. Lists (the extensions) by their text,
     worked out once per list (by id: the outcomes hold their lists meanwhile): spelling every
     outcome's whole values was 2% of bench/scale.py."""
-    same = []
-    for name, value in sorted(values.items()):
-        if isinstance(value, list):
+    same: list[Any] = list(values)  # the names, in the order the values follow
+    for value in values.values():
+        if type(value) is list:
             text = spelled.get(id(value))
             value = text if text is not None else spelled.setdefault(id(value), json.dumps(value, sort_keys=True))
-        same.append((name, value))
+        same.append(value)
     return tuple(same)
 
 

@@ -199,16 +199,18 @@ class Prepared:
         return list(map(self.typed, raws))
 
 
+# Straight on the database driver within a transaction SQLAlchemy holds: for the writes made for
+# each batch of thousands of scale sets, where SQLAlchemy's statement machinery cost more than the
+# write. The same binds as `Database.fetch`; pass module-level statements.
+
 def write(conn: sa.Connection, statement: sa.Executable, values: dict[str, Any]) -> int:
-    """Run an UPDATE or DELETE in `conn`'s transaction straight on the database driver, as
-    `Database.fetch` runs reads (the same binds; an expanding one sliced as there); returns the
-    rows it changed. For the writes made for each batch of thousands of scale sets, where
-    SQLAlchemy's statement machinery cost more than the write. Pass module-level statements."""
+    """Run an UPDATE or DELETE in `conn`'s transaction, an expanding bind's list sliced as
+    `Database.fetch` slices it; returns the rows it changed."""
     cursor = conn.connection.cursor()
     try:
         changed = 0
         for part in _parts(values):
-            query = _prepared_write(statement, conn.dialect.name, _widths(part), conn.dialect)
+            query = _compiled(conn, statement, _widths(part))
             cursor.execute(query.sql, query.bind(part))
             changed += cursor.rowcount
         return changed
@@ -216,16 +218,30 @@ def write(conn: sa.Connection, statement: sa.Executable, values: dict[str, Any])
         cursor.close()
 
 
-_WRITES: dict[tuple[Any, ...], Prepared] = {}
+def read(conn: sa.Connection, statement: sa.Select[Any], values: dict[str, Any]) -> list[Any]:
+    """As `Database.rows` for one read, in `conn`'s transaction: what a write goes by."""
+    cursor = conn.connection.cursor()
+    try:
+        found: list[Any] = []
+        for part in _parts(values):
+            query = _compiled(conn, statement, _widths(part))
+            cursor.execute(query.sql, query.bind(part))
+            found += query.typed_all(cursor.fetchall())
+        return found
+    finally:
+        cursor.close()
 
 
-def _prepared_write(statement: sa.Executable, dialect_name: str, widths: tuple[tuple[str, int], ...],
-                    dialect: sa.Dialect) -> Prepared:
-    """A write compiled for a kind of database (its SQL depends on nothing else), kept for good."""
-    key = (statement, dialect_name, widths)
-    found = _WRITES.get(key)
+_COMPILED: dict[tuple[Any, ...], Prepared] = {}
+
+
+def _compiled(conn: sa.Connection, statement: sa.Executable, widths: tuple[tuple[str, int], ...]) -> Prepared:
+    """The statement compiled for the connection's kind of database (its SQL depends on nothing
+    else), kept for good."""
+    key = (statement, conn.dialect.name, widths)
+    found = _COMPILED.get(key)
     if found is None:
-        found = _WRITES[key] = Prepared.compile(statement, dialect, widths)  # type: ignore[arg-type]
+        found = _COMPILED[key] = Prepared.compile(statement, conn.dialect, widths)  # type: ignore[arg-type]
     return found
 
 
