@@ -90,6 +90,20 @@ def test_a_write_on_the_driver_changes_what_its_in_list_names_in_the_transaction
         assert conn.execute(sa.select(sa.func.count()).where(subscriptions.c.display_name == "undone")).scalar() == 0
 
 
+_NAMED = sa.select(subscriptions.c.id, subscriptions.c.created_at).where(
+    subscriptions.c.id.in_(sa.bindparam("ids", expanding=True)), subscriptions.c.display_name == sa.bindparam("name"))
+
+
+def test_a_read_on_the_driver_sees_its_transaction_s_own_writes_with_the_columns_types(db: Database) -> None:
+    with db.transaction() as conn:
+        for n in range(700):
+            add_subscription(conn, f"s{n:04d}")
+        database.write(conn, _RENAME, {"ids": ["s0001", "s0650"], "name": "renamed"})
+        found = database.read(conn, _NAMED, {"ids": [f"s{n:04d}" for n in range(700)], "name": "renamed"})
+    assert sorted(row.id for row in found) == ["s0001", "s0650"]
+    assert {row.created_at for row in found} == {NOW}  # an aware datetime on both databases
+
+
 # -- transactions -----------------------------------------------------------------------------
 
 def test_a_transaction_commits_everything_written_in_it(db: Database) -> None:
