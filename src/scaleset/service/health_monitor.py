@@ -226,7 +226,8 @@ class HealthMonitor:
                   upgrading: bool) -> None:
         key = (scale_set_key, row.instance_id)
         watched = self._watched.get(key)
-        if watched is None or watched.spec != spec or watched.action_seq != row.action_seq:
+        # A probe is one object per scale set body: the same one is told at once, not field by field.
+        if watched is None or (watched.spec is not spec and watched.spec != spec) or watched.action_seq != row.action_seq:
             # New, re-specified, or acted upon (reimaged, restarted): its health starts over.
             host = row.private_ip if self.ctx.driver.reached_at_private_ip else None
             tracker = HealthTracker(spec, host=host, started=now) if spec is not None else None

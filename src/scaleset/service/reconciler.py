@@ -144,7 +144,7 @@ class Reconciler:
             if (key, instance_id) not in self._inflight:
                 waiting.setdefault(key, []).append(instance_id)
         shared: dict[Any, Any] = {}
-        pending = [intent(row, shared) for rows in self.ctx.db.rows(*[
+        pending = [intent(row, shared) for rows in self.ctx.db.fetch(*[
             (INTENTS, {"key": key, "ids": ids}) for key, ids in waiting.items()]) for row in rows]
         tokens: dict[str, int | None] = {}
         # A batch's creates and reimages (one scale set, one image) go to the driver in one call,
