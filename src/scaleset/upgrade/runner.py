@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -219,7 +218,7 @@ class Runner:
             return False
         bad = set(verdict.unhealthy) if isinstance(verdict, planner.BatchTimedOut) else set()
         judged = {i: Progress.FAILED if i in bad else Progress.UPGRADED for i in batch}
-        members = [dataclasses.replace(m, progress=judged[m.id]) if m.id in judged else m for m in members]
+        members = [Member(m.id, m.healthy, judged[m.id], m.zone, m.update_domain) if m.id in judged else m for m in members]
         pending_left = any(m.progress == Progress.PENDING for m in members)
         outcome = planner.after_batch(members, batch, policy, failed_reimages=frozenset(failed),
                                       unknown=self._awaited(unknown, waited, policy))
@@ -274,7 +273,8 @@ class Runner:
         # The limits are judged as if the batch had been upgraded in place: the new instances
         # stand in for the old ones.
         stand_ins = [m for m in members if m.id not in old and m.id not in new] + [
-            dataclasses.replace(m, progress=Progress.FAILED if m.id in bad else Progress.UPGRADED) for m in members if m.id in new]
+            Member(m.id, m.healthy, Progress.FAILED if m.id in bad else Progress.UPGRADED, m.zone, m.update_domain)
+            for m in members if m.id in new]
         outcome = planner.after_batch(stand_ins, new, policy, failed_reimages=frozenset(failed),
                                       unknown=self._awaited(unknown, waited, policy))
         if isinstance(outcome, planner.Unsure):
