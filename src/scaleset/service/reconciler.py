@@ -24,11 +24,12 @@ import sqlalchemy as sa
 
 from scaleset.clock import every
 from scaleset.drivers.fencing import Fenced
-from scaleset.drivers.base import ExtensionState, InstanceStatus, PowerState
+from scaleset.drivers.base import InstanceStatus, PowerState
 from scaleset.images.artifacts import ArtifactStore
 from scaleset.service import machine_specs
 from scaleset.service.context import Context
 from scaleset.service.dispatched import INTENTS, Intent, intent
+from scaleset.service.extension_states import said
 from scaleset.service.intents import ACTIONS
 from scaleset.service.machine_specs import SpecTemplate
 from scaleset.service.outcomes import Outcome, Outcomes
@@ -288,9 +289,10 @@ class Reconciler:
                 status = await self.ctx.driver.status(key)
             except Exception as failure:  # noqa: BLE001 - the instance's, as the action's own would be
                 return _failed(row, failure), []
-            states = _extensions_json(status)
-            if expected <= {e.name for e in status.extensions if e.state != ExtensionState.TRANSITIONING}:
-                failed = [e for e in status.extensions if e.state == ExtensionState.FAILED]
+            found = said(status.extensions)
+            states = found.states
+            if expected <= found.ended:
+                failed = found.failed
                 if failed:
                     return {"code": "VMExtensionProvisioningError",
                             "message": "; ".join(f"VM has reported a failure when processing extension '{e.name}'. Error message: {e.message}" for e in failed)}, states
@@ -339,7 +341,7 @@ class Reconciler:
                 continue  # another replica watches it
             status = await self.ctx.driver.status(row.machine_key)
             power = row.power_state if status.power_state == PowerState.UNKNOWN else str(status.power_state)
-            extensions = _extensions_json(status)
+            extensions = said(status.extensions).states
             # As SQLAlchemy stores JSON; text stored otherwise (equal, but spaced differently) costs one write.
             if power != row.power_state or json.dumps(extensions) != row.extensions:
                 changes.setdefault(row.scale_set_key, []).append(
@@ -370,10 +372,6 @@ class Reconciler:
             with self.ctx.db.transaction() as conn:
                 self.ctx.leases.fence(conn, scale_set_lease(row.scale_set_key))
                 conn.execute(instances.update().where(instances.c.machine_key == key).values(extensions=extensions))
-
-
-def _extensions_json(status: InstanceStatus) -> list[dict[str, str]]:
-    return [{"name": e.name, "state": str(e.state), "message": e.message} for e in status.extensions]
 
 
 def _failed(row: Intent, failure: BaseException) -> dict[str, str]:
