@@ -233,7 +233,8 @@ class HealthMonitor:
             tracker = HealthTracker(spec, host=host, started=now) if spec is not None else None
             watched = Watched(spec=spec, tracker=tracker, action_seq=row.action_seq, next_probe=now)
             self._watched[key] = self._by_set.setdefault(scale_set_key, {})[row.instance_id] = watched
-            self._schedule(key, now)
+            if row.pending_action is None:  # else the action's end has it read again, and probed at once
+                self._schedule(key, now)
             if self._unwatch is not None:
                 self._by_machine[row.machine_key] = key
         watched.row, watched.upgrading = row, upgrading
@@ -294,10 +295,10 @@ class HealthMonitor:
         would have been had it been probed all along."""
         slot = self._by_machine.get(machine_key)
         watched = self._watched.get(slot) if slot is not None else None
-        if watched is None or watched.spec is None:
+        if watched is None or watched.spec is None or watched.probing:
             return
-        if watched.probing:
-            return
+        if watched.row is not None and watched.row.pending_action is not None:
+            return  # an action's own doing: its end has the instance read again, and probed at once
         now, step = self.ctx.clock.now(), timedelta(seconds=self._interval(watched.spec))
         if watched.upgrading and not watched.settled:
             watched.next_probe = now  # a run waits on it: at once
