@@ -24,6 +24,14 @@ class HealthState(StrEnum):
         return f"HealthState/{self.value}"
 
 
+def gate(state: HealthState | None) -> bool | None:
+    """What a health state says to whoever gates on it (a run): None until it is settled (none
+    yet, unknown, initializing), then whether it is healthy."""
+    if state is None or state == HealthState.UNKNOWN or state == HealthState.INITIALIZING:
+        return None
+    return state == HealthState.HEALTHY
+
+
 # Azure's displayStatus for each `vmHealth` code.
 _DISPLAY = {
     HealthState.HEALTHY: "The VM is reporting healthy",

@@ -28,12 +28,12 @@ from scaleset.health.probe_spec import ProbeSpec
 from scaleset.health.http_probe import Prober
 from scaleset.health.probing import probe_client
 from scaleset.health.tracker import HealthTracker
-from scaleset.health.verdicts import HealthState, Verdict
+from scaleset.health.verdicts import HealthState, Verdict, gate
 from scaleset.service.context import Context
 from scaleset.store.leases import scale_set_lease
-from scaleset.service.health_store import Bodies, SharedVerdicts, fingerprints, watch_rows
+from scaleset.service.health_store import Bodies, SharedVerdicts, fingerprints, stored_verdicts, watch_rows
 from scaleset.service.watched import Seen, Watched
-from scaleset.store.tables import instance_health, upgrade_runs
+from scaleset.store.tables import upgrade_runs
 from scaleset.upgrade.runs import ACTIVE
 
 # Seconds between reads of the store when nothing nudged the watch: what changes without a nudge
@@ -109,17 +109,17 @@ class HealthMonitor:
         or when given the instances' action_seq, while it was made before the instance's last action
         (the watch has not seen the action yet: what it knows is of the machine as it was)."""
         if not self._probing(scale_set_key):
-            return {i: _healthy(verdict.state if verdict else None) for i, verdict in self._verdicts(scale_set_key).items()
+            return {i: gate(verdict.state if verdict else None) for i, verdict in self._verdicts(scale_set_key).items()
                     if action_seqs is None or i in action_seqs}
         members = self._by_set.get(scale_set_key, {})
         if action_seqs is None:
-            return {i: _healthy(watched.state) for i, watched in members.items()}
+            return {i: gate(watched.state) for i, watched in members.items()}
         # Only those asked about: a run waiting on its batch asks after a few of a thousand.
         found: dict[int, bool | None] = {}
         for instance_id, action_seq in action_seqs.items():
             watched = members.get(instance_id)
             if watched is not None:
-                found[instance_id] = None if watched.action_seq != action_seq else _healthy(watched.state)
+                found[instance_id] = None if watched.action_seq != action_seq else gate(watched.state)
         return found
 
     def verdict(self, scale_set_key: str, instance_id: int) -> Verdict | None:
@@ -133,10 +133,7 @@ class HealthMonitor:
         if self._probing(scale_set_key):
             now = self.ctx.clock.now()
             return {i: w.verdict(now) for i, w in self._by_set.get(scale_set_key, {}).items()}
-        with self.ctx.db.reading() as conn:
-            rows = conn.execute(sa.select(instance_health.c.instance_id, instance_health.c.verdict)
-                                .where(instance_health.c.scale_set_key == scale_set_key)).all()
-        return {row.instance_id: Verdict.from_json(row.verdict) for row in rows}
+        return stored_verdicts(self.ctx.db, scale_set_key)
 
     def share_verdicts(self, others_alive: bool) -> None:
         self._shared.share(others_alive)
@@ -386,7 +383,7 @@ class HealthMonitor:
         """An instance's health state changed: other replicas are shown it at the next look; and
         when a run's view of it changed (healthy, unhealthy, not known yet), its run looks now (it
         sleeps until told). From unknown to initializing nothing a run waits on has happened."""
-        if (now := _healthy(after)) != _healthy(before):
+        if (now := gate(after)) != gate(before):
             for changed in self.changed:
                 changed(scale_set_key, now is True)
         if self._shared.sharing:
@@ -398,9 +395,3 @@ class HealthMonitor:
             self._client = probe_client()
         return await self.ctx.driver.probe(machine_key, spec, client=self._client, clock=self.ctx.clock)
 
-
-def _healthy(state: HealthState | None) -> bool | None:
-    """A run's view of a health state: None until it is settled (unknown, initializing)."""
-    if state is None or state == HealthState.UNKNOWN or state == HealthState.INITIALIZING:
-        return None
-    return state == HealthState.HEALTHY

@@ -101,6 +101,14 @@ class Bodies:
         return found
 
 
+def stored_verdicts(db: Database, scale_set_key: str) -> dict[int, Verdict | None]:
+    """The verdicts of a scale set's instances as its prober (another replica) last wrote them."""
+    with db.reading() as conn:
+        rows = conn.execute(sa.select(instance_health.c.instance_id, instance_health.c.verdict)
+                            .where(instance_health.c.scale_set_key == scale_set_key)).all()
+    return {row.instance_id: Verdict.from_json(row.verdict) for row in rows}
+
+
 class SharedVerdicts:
     """The verdicts written to the store, for the replicas that do not probe a scale set to show."""
 
