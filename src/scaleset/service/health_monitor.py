@@ -292,19 +292,18 @@ class HealthMonitor:
         would have been had it been probed all along."""
         slot = self._by_machine.get(machine_key)
         watched = self._watched.get(slot) if slot is not None else None
-        if watched is None or watched.spec is None or watched.probing:
+        # Under an action, a change is the action's own doing: its end has the instance read again.
+        if watched is None or watched.spec is None or watched.probing or (watched.row and watched.row.pending_action):
             return
-        if watched.row is not None and watched.row.pending_action is not None:
-            return  # an action's own doing: its end has the instance read again, and probed at once
         now, step = self.ctx.clock.now(), timedelta(seconds=self._interval(watched.spec))
         if watched.upgrading and not watched.settled:
-            watched.next_probe = now  # a run waits on it: at once
-            heapq.heappush(self._wakeups, now)
-        elif watched.next_probe < now:
+            self._wake_for(slot, watched, now)  # a run waits on it: at once
+            return
+        watched.quiet = False
+        if watched.next_probe < now:
             watched.next_probe += step * math.ceil((now - watched.next_probe) / step)
         else:
             watched.next_probe -= step * ((watched.next_probe - now) // step)
-        watched.quiet = False
         self._schedule(slot, watched.next_probe)
 
     async def _probe(self, watched: Watched, scale_set_key: str, machine_key: str, spec: ProbeSpec) -> None:
@@ -319,7 +318,7 @@ class HealthMonitor:
         """Probe an instance a run waits on until it answers healthy, every settle interval rather
         than every probe interval, so the batch is seen healthy as soon as it is; until it is acted
         on again, or the run ends."""
-        settings, key = self.ctx.settings, (scale_set_key, watched.row.instance_id)
+        key = (scale_set_key, watched.row.instance_id)
         self._settling += 1
         later: float | None = None  # seconds until the driver says the answer could change
         try:
@@ -327,8 +326,7 @@ class HealthMonitor:
                 self._observe(watched, scale_set_key, await self._answer(machine_key, spec))
                 if watched.settled:
                     break
-                step = min(self._interval(spec), max(settings.settle_probe_interval,
-                                                     self._settling / settings.settle_probe_rate))
+                step = self._settle_step(spec)
                 wait = self._quiet_for(watched, machine_key, step)
                 if wait is None or wait > step:
                     # Nothing can change for a while (or until the driver reports it): the watch
@@ -343,24 +341,29 @@ class HealthMonitor:
             if later is None:
                 self._next_probe(watched, scale_set_key, machine_key, spec, now)
             else:
-                watched.next_probe, watched.quiet = now + timedelta(seconds=later), False
-                self._schedule(key, watched.next_probe)
-                heapq.heappush(self._wakeups, watched.next_probe)
+                self._wake_for(key, watched, now + timedelta(seconds=later))
 
     def _answered(self, watched: Watched, scale_set_key: str, machine_key: str, spec: ProbeSpec,
                   answer: ProbeAnswer, settle: bool, now: datetime) -> None:
-        """What `_probe`, or one round of `_settle`, does with an answer the driver gave at once:
-        a settling instance is looked at again a settle interval on (or once its answer can change)."""
+        """What `_probe`, or one round of `_settle`, does with an answer the driver gave at once."""
         self._observe(watched, scale_set_key, answer)
         if settle and not watched.settled:
-            step = min(self._interval(spec), self.ctx.settings.settle_probe_interval)
-            wait = self._quiet_for(watched, machine_key, step)
+            wait = self._quiet_for(watched, machine_key, self._settle_step(spec))
             if wait is not None:
-                watched.next_probe = now + timedelta(seconds=wait)
-                self._schedule((scale_set_key, watched.row.instance_id), watched.next_probe)
-                heapq.heappush(self._wakeups, watched.next_probe)
+                self._wake_for((scale_set_key, watched.row.instance_id), watched, now + timedelta(seconds=wait))
                 return
         self._next_probe(watched, scale_set_key, machine_key, spec, now)
+
+    def _settle_step(self, spec: ProbeSpec) -> float:
+        """Seconds between probes of a settling instance: all settling cost at most the settle rate."""
+        settings = self.ctx.settings
+        return min(self._interval(spec), max(settings.settle_probe_interval, self._settling / settings.settle_probe_rate))
+
+    def _wake_for(self, slot: tuple[str, int], watched: Watched, when: datetime) -> None:
+        """A settling instance's next probe, at `when`: the watch wakes then, not at its next tick."""
+        watched.next_probe, watched.quiet = when, False
+        self._schedule(slot, when)
+        heapq.heappush(self._wakeups, when)
 
     def _until_next_look(self) -> float:
         """Seconds to the next look: a tick, or less when a settling instance is due sooner."""
@@ -380,9 +383,8 @@ class HealthMonitor:
             self._state_changed(scale_set_key, before, state)
 
     def _state_changed(self, scale_set_key: str, before: HealthState | None, after: HealthState | None) -> None:
-        """An instance's health state changed: other replicas are shown it at the next look; and
-        when a run's view of it changed (healthy, unhealthy, not known yet), its run looks now (it
-        sleeps until told). From unknown to initializing nothing a run waits on has happened."""
+        """An instance's health state changed: other replicas are shown it at the next look, and its
+        run looks now (it sleeps until told) if its view changed (`gate`: unknown to initializing is none)."""
         if (now := gate(after)) != gate(before):
             for changed in self.changed:
                 changed(scale_set_key, now is True)

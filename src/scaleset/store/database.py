@@ -14,7 +14,7 @@ import itertools
 import threading
 from collections import namedtuple
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -52,7 +52,6 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = normalize_url(url)
         self.engine = _make_engine(self.url)
-        self._prepared: dict[sa.Select[Any], Prepared] = {}
         # fetch() on SQLite keeps a connection per thread: checking one out of the pool and back in
         # cost as much as the read. Not on a server database: there the pool's pre-ping finds a
         # connection the server dropped, which a held one would meet as an error.
@@ -87,7 +86,7 @@ class Database:
 
         A list bound to an expanding bind (`sa.bindparam(name, expanding=True)`) fills its
         `IN (...)`; a longer one than an IN list may hold is read in slices, their rows together."""
-        plans = [[(self.prepared(statement, _widths(part)), part) for part in _parts(values)] for statement, values in reads]
+        statements = sum(len(_parts(values)) for _, values in reads)
         raw = getattr(self._held, "raw", None) if self._hold else None
         if raw is None:
             raw = self.engine.raw_connection()
@@ -96,18 +95,13 @@ class Database:
                 self._all_held.append(raw)
         # SQLite's driver is in autocommit here: one statement is a snapshot of its own, several
         # need a transaction. Other drivers begin one at the first statement.
-        begin = self._hold and sum(map(len, plans)) > 1
+        begin = self._hold and statements > 1
         try:
             cursor = raw.cursor()
             if begin:
                 cursor.execute("BEGIN")
-            results = []
-            for plan in plans:
-                found: list[tuple[Any, ...]] = []
-                for query, values in plan:
-                    cursor.execute(query.sql, query.bind(values))
-                    found += cursor.fetchall()
-                results.append(found)
+            results = [[row for _ in _run(cursor, self.engine.dialect, statement, values) for row in cursor.fetchall()]
+                       for statement, values in reads]
             cursor.close()
             if begin or not self._hold:
                 raw.rollback()  # nothing was written: end the read transaction
@@ -134,11 +128,7 @@ class Database:
 
     def prepared(self, statement: sa.Select[Any], widths: tuple[tuple[str, int], ...] = ()) -> Prepared:
         """The statement compiled; with `widths`, each expanding bind named there given that many places."""
-        key = (statement, widths) if widths else statement
-        found = self._prepared.get(key)
-        if found is None:
-            found = self._prepared[key] = Prepared.compile(statement, self.engine.dialect, widths)
-        return found
+        return _compiled(self.engine.dialect, statement, widths)
 
     def close(self) -> None:
         for raw in self._all_held:
@@ -206,42 +196,35 @@ class Prepared:
 def write(conn: sa.Connection, statement: sa.Executable, values: dict[str, Any]) -> int:
     """Run an UPDATE or DELETE in `conn`'s transaction, an expanding bind's list sliced as
     `Database.fetch` slices it; returns the rows it changed."""
-    cursor = conn.connection.cursor()
-    try:
-        changed = 0
-        for part in _parts(values):
-            query = _compiled(conn, statement, _widths(part))
-            cursor.execute(query.sql, query.bind(part))
-            changed += cursor.rowcount
-        return changed
-    finally:
-        cursor.close()
+    with closing(conn.connection.cursor()) as cursor:
+        return sum(cursor.rowcount for _ in _run(cursor, conn.dialect, statement, values))
 
 
 def read(conn: sa.Connection, statement: sa.Select[Any], values: dict[str, Any]) -> list[Any]:
     """As `Database.rows` for one read, in `conn`'s transaction: what a write goes by."""
-    cursor = conn.connection.cursor()
-    try:
-        found: list[Any] = []
-        for part in _parts(values):
-            query = _compiled(conn, statement, _widths(part))
-            cursor.execute(query.sql, query.bind(part))
-            found += query.typed_all(cursor.fetchall())
-        return found
-    finally:
-        cursor.close()
+    with closing(conn.connection.cursor()) as cursor:
+        return [row for query in _run(cursor, conn.dialect, statement, values) for row in query.typed_all(cursor.fetchall())]
+
+
+def _run(cursor: Any, dialect: sa.Dialect, statement: sa.Executable, values: dict[str, Any]) -> Iterator[Prepared]:
+    """Execute the statement on the driver's cursor, once per slice of its bind values, yielding
+    after each (its rows, or its count, are the cursor's then)."""
+    for part in _parts(values):
+        query = _compiled(dialect, statement, _widths(part))
+        cursor.execute(query.sql, query.bind(part))
+        yield query
 
 
 _COMPILED: dict[tuple[Any, ...], Prepared] = {}
 
 
-def _compiled(conn: sa.Connection, statement: sa.Executable, widths: tuple[tuple[str, int], ...]) -> Prepared:
-    """The statement compiled for the connection's kind of database (its SQL depends on nothing
-    else), kept for good."""
-    key = (statement, conn.dialect.name, widths)
+def _compiled(dialect: sa.Dialect, statement: sa.Executable, widths: tuple[tuple[str, int], ...]) -> Prepared:
+    """The statement compiled for a kind of database and driver (its SQL depends on nothing else),
+    kept for good: pass module-level statements."""
+    key = (statement, dialect.name, dialect.driver, widths)
     found = _COMPILED.get(key)
     if found is None:
-        found = _COMPILED[key] = Prepared.compile(statement, conn.dialect, widths)  # type: ignore[arg-type]
+        found = _COMPILED[key] = Prepared.compile(statement, dialect, widths)  # type: ignore[arg-type]
     return found
 
 
