@@ -13,17 +13,26 @@ from scaleset.upgrade import planner, runs
 from scaleset.upgrade.planner import Member, Progress
 from scaleset.upgrade.ports import HealthView
 
-# What a run reads of its scale set's instances, each time it looks (not the JSON columns).
+# What a run reads of its scale set's instances (not the JSON columns), and of their actions' ends.
 _RUN_COLUMNS = (instances.c.instance_id, instances.c.pending_action, instances.c.action_seq, instances.c.zone,
-                instances.c.update_domain, instances.c.provisioning_state, instances.c.last_error, instances.c.image_urn)
+                instances.c.update_domain)
+_ENDS = (instances.c.provisioning_state, instances.c.last_error, instances.c.image_urn)
 
 
 # Run straight on the database driver (`Database.rows`): a run reads its whole set each batch,
 # and SQLAlchemy's statement and result machinery cost more than the reads.
-_SET = sa.select(*_RUN_COLUMNS).where(instances.c.scale_set_key == sa.bindparam("key"))
+_SET = sa.select(*_RUN_COLUMNS, *_ENDS).where(instances.c.scale_set_key == sa.bindparam("key"))
 _SOME = _SET.where(instances.c.instance_id.in_(sa.bindparam("ids", expanding=True)))
-_PROGRESS = sa.select(upgrade_members.c.instance_id, upgrade_members.c.progress).where(
-    upgrade_members.c.run_id == sa.bindparam("run"))
+# The whole set each batch: each instance with its member's progress in one row, and without how its
+# last action ended (only the batch's counts, and the batch's rows are read on their own).
+_MEMBERS = upgrade_members.alias("member")
+_JOINED = sa.select(*_RUN_COLUMNS, _MEMBERS.c.progress).select_from(instances.outerjoin(_MEMBERS, sa.and_(
+    _MEMBERS.c.run_id == sa.bindparam("run"), _MEMBERS.c.instance_id == instances.c.instance_id))).where(
+    instances.c.scale_set_key == sa.bindparam("key"))
+# Members whose instance is no longer there (deleted during the run): they leave it.
+_ORPHANS = sa.select(upgrade_members.c.instance_id, upgrade_members.c.progress).where(
+    upgrade_members.c.run_id == sa.bindparam("run"),
+    upgrade_members.c.instance_id.not_in(sa.select(instances.c.instance_id).where(instances.c.scale_set_key == sa.bindparam("key"))))
 
 
 def instance_rows(db: Database, scale_set_key: str, ids: list[int] | tuple[int, ...] | None = None) -> dict[int, Any]:
@@ -44,10 +53,9 @@ def busy(db: Database, scale_set_key: str, ids: list[int] | tuple[int, ...]) -> 
     return any(count for count, in counts)
 
 
-def batch_waits(db: Database, run: sa.Row[Any], view: HealthView, policy: planner.Policy, elapsed: float) -> bool:
+def batch_waits(run: sa.Row[Any], rows: dict[int, Any], view: HealthView, policy: planner.Policy, elapsed: float) -> bool:
     """Whether the run's batch is still to be waited on (`elapsed` seconds of its health wait
-    spent), judged from its own instances alone."""
-    rows = instance_rows(db, run.scale_set_key, run.batch)
+    spent), judged from its own instances (`rows`, as `instance_rows` reads them) alone."""
     batch = tuple(i for i in run.batch if i in rows and rows[i].pending_action != "delete")
     health = view.healthy(run.scale_set_key, {i: rows[i].action_seq for i in batch})
     members = [Member(id=i, healthy=bool(health.get(i)), progress=Progress.IN_FLIGHT) for i in batch]
@@ -56,9 +64,14 @@ def batch_waits(db: Database, run: sa.Row[Any], view: HealthView, policy: planne
 
 
 def read_set(db: Database, run: sa.Row[Any]) -> tuple[dict[int, Any], dict[int, Progress]]:
-    """The scale set's instances and the run's members' progress, by id, in one snapshot."""
-    rows, progress = db.rows((_SET, {"key": run.scale_set_key}), (_PROGRESS, {"run": run.id}))
-    return {row.instance_id: row for row in rows}, {i: runs.PROGRESS[p] for i, p in progress}
+    """The scale set's instances (the columns a run reads of each, not how its last action ended:
+    `instance_rows` has that) and the run's members' progress, by id, in one snapshot."""
+    binds = {"key": run.scale_set_key, "run": run.id}
+    joined, orphans = db.fetch((_JOINED, binds), (_ORPHANS, binds))
+    typed = db.prepared(_JOINED).typed_all(joined)
+    progress = {i: runs.PROGRESS[p] for i, p in orphans}
+    progress.update((row.instance_id, runs.PROGRESS[row.progress]) for row in typed if row.progress is not None)
+    return {row.instance_id: row for row in typed}, progress
 
 
 def gone(rows: dict[int, Any], progress: dict[int, Progress]) -> set[int]:
@@ -81,6 +94,7 @@ def forget_gone(conn: sa.Connection, run: sa.Row[Any], rows: dict[int, Any], pro
 
 
 def failed_reimages(run: sa.Row[Any], rows: dict[int, sa.Row[Any]]) -> dict[int, str]:
+    """The batch's instances whose reimage failed, and why (`rows`: the batch's, as `instance_rows` reads them)."""
     return {i: rows[i].last_error or "the reimage failed" for i in run.batch
             if i in rows and rows[i].provisioning_state == "Failed"}
 

@@ -202,7 +202,8 @@ class Runner:
     async def _health(self, run: sa.Row[Any]) -> bool:
         if self._policy(run).max_surge:
             return await self._surge_health(run)
-        if self._batch_waits(run):
+        ends = run_reads.instance_rows(self.db, run.scale_set_key, run.batch)  # how the batch's actions ended
+        if run_reads.batch_waits(run, ends, self.health, self._policy(run), self._waited(run, self.clock.now())):
             self._awaiting_healthy.add(run.scale_set_key)
             return False
         rows, progress = run_reads.read_set(self.db, run)
@@ -211,7 +212,7 @@ class Runner:
         members, unknown = run_reads.members(run, rows, progress, self.health)
         now = self.clock.now()
         policy = self._policy(run)
-        failed = run_reads.failed_reimages(run, rows)
+        failed = run_reads.failed_reimages(run, ends)
         waited = self._waited(run, now)
         verdict = planner.judge_batch(members, batch, policy, elapsed=waited, failed=frozenset(failed))
         if isinstance(verdict, planner.Wait):
@@ -248,11 +249,6 @@ class Runner:
             self._choose(run, members, unknown, now)
         return True
 
-    def _batch_waits(self, run: sa.Row[Any]) -> bool:
-        """Whether the batch is still to be waited on, judged from its own instances alone: the
-        whole scale set is read only once the batch is judged."""
-        return run_reads.batch_waits(self.db, run, self.health, self._policy(run), self._waited(run, self.clock.now()))
-
     async def _surge_health(self, run: sa.Row[Any]) -> bool:
         """maxSurge: once the new instances are judged, the old ones go (or, on a stop that rolls
         back, the new ones go and the old ones keep serving, untouched)."""
@@ -262,7 +258,7 @@ class Runner:
         members, unknown = run_reads.members(run, rows, progress, self.health)
         now = self.clock.now()
         policy = self._policy(run)
-        failed = run_reads.failed_reimages(run, rows)
+        failed = run_reads.failed_reimages(run, run_reads.instance_rows(self.db, run.scale_set_key, new))
         present = {m.id for m in members}
         failed.update({i: "the new instance was deleted before it turned healthy" for i in new if i not in present})
         waited = self._waited(run, now)
