@@ -90,10 +90,17 @@ class HealthTracker:
             self._grace_until = None
 
     def observe(self, answer: ProbeAnswer) -> Verdict:
+        """Take a probe's answer; the verdict after it."""
+        self.record(answer)
+        return self.verdict(max(answer.at, self._epoch) if self._epoch is not None else answer.at)
+
+    def record(self, answer: ProbeAnswer) -> HealthState:
+        """Take a probe's answer; the state after it (`observe` without wording the verdict, which
+        the watch does for each of its probes and asks for only when shown)."""
         now = answer.at
         if self._epoch is not None and now < self._epoch:
             # A probe that was in flight across the reset describes the machine before it.
-            return self.verdict(self._epoch)
+            return self.advance(self._epoch)
         self._expire_grace(now)
         self._answers = (*self._answers[-(MAX_ANSWERS - 1) :], answer)
         if answer.ok:
@@ -109,7 +116,7 @@ class HealthTracker:
             self._become(HealthState.HEALTHY, now)
         elif self._fail_run >= k and self._state is not HealthState.INITIALIZING:
             self._become(self._failed_state(), now)
-        return self._verdict(now)
+        return self._state
 
     def advance(self, now: datetime) -> HealthState:
         """The state at `now`: ends the grace period if it is over."""
