@@ -57,4 +57,4 @@ class Context:
     # Set by the control plane: instances of this scale set (those of the ids given, or any)
     # finished an action (its outcome is written), which its health watch and its run want to know
     # at once.
-    acted: Callable[..., None] = lambda _scale_set_key, _ids=None: None
+    acted: Callable[..., None] = lambda _scale_set_key, _ids=None, _told=None: None

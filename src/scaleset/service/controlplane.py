@@ -24,6 +24,7 @@ from scaleset.service.replicas import Identity, Replicas, describe
 from scaleset.service.scale_sets import ScaleSets
 from scaleset.service.subscriptions import Subscriptions
 from scaleset.service.upgrades import Upgrades
+from scaleset.service.watched import Seen
 from scaleset.store.database import Database
 from scaleset.store.secrets import SecretBox
 from scaleset.store.tables import scale_sets
@@ -124,8 +125,13 @@ class ControlPlane:
         if name.startswith(prefix := scale_set_lease("")):
             self.health.nudge(name.removeprefix(prefix))
 
-    def _acted(self, scale_set_key: str, ids: list[int] | None = None) -> None:
-        self.health.nudge(scale_set_key, ids)
+    def _acted(self, scale_set_key: str, ids: list[int] | None = None, told: list[Seen] | None = None) -> None:
+        """Instances' actions ended (`ids`; None: something changed by itself): the health watch
+        reads them, or takes what their outcomes' writer says they are now (`told`); their run looks."""
+        if told:
+            self.health.told(scale_set_key, told)
+        if ids is None or ids:
+            self.health.nudge(scale_set_key, ids)
         self.upgrades.runner.nudge(scale_set_key)
 
     def describe_replicas(self) -> list[dict[str, object]]:

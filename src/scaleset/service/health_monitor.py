@@ -92,6 +92,26 @@ class HealthMonitor:
             self._reread.setdefault(scale_set_key, set()).update(ids)  # type: ignore[union-attr]
         self._look_now.set()
 
+    def told(self, scale_set_key: str, rows: list[Seen]) -> None:
+        """What instances are now, from whoever just wrote it (their actions' outcomes): taken as a
+        read of them would be, without one. Those it cannot take so are read: not watched here yet,
+        judged by extension states not given, or while verdicts are shared with other replicas
+        (the fingerprints they are read by must see every write)."""
+        members, spec = self._by_set.get(scale_set_key), self._specs.get(scale_set_key)
+        unread = [row.instance_id for row in rows if members is None or self._shared.sharing
+                  or row.instance_id not in members or (spec is None and row.extensions is None)]
+        if unread:
+            self.nudge(scale_set_key, unread)
+        if len(unread) == len(rows):
+            return
+        key, now, upgrading = self._keys[scale_set_key], self.ctx.clock.now(), scale_set_key in self._running
+        taken = set(unread)
+        for row in rows:
+            if row.instance_id not in taken:
+                kept = row if spec is None or row.extensions is None else row._replace(extensions=None)
+                self._consider(key, kept, spec, now, upgrading)
+        self._look_now.set()  # what came due meanwhile
+
     async def stop(self) -> None:
         if self._unwatch is not None:
             self._unwatch()
@@ -377,7 +397,7 @@ class HealthMonitor:
         if watched.tracker is None:
             return
         before = watched.state
-        state = watched.tracker.observe(answer).state
+        state = watched.tracker.record(answer)
         watched.settled |= state == HealthState.HEALTHY
         if state != before:
             self._state_changed(scale_set_key, before, state)

@@ -18,14 +18,15 @@ import sqlalchemy as sa
 from scaleset.drivers.base import PowerState
 from scaleset.service import operations
 from scaleset.service.context import Context
+from scaleset.service.watched import Seen
 from scaleset.store import database
 from scaleset.store.leases import scale_set_lease
 from scaleset.store.tables import instances
 
-_POWER_AFTER = {
+_POWER_AFTER = {action: str(state) for action, state in {
     "create": PowerState.RUNNING, "reimage": PowerState.RUNNING, "start": PowerState.RUNNING,
     "restart": PowerState.RUNNING, "stop": PowerState.STOPPED, "deallocate": PowerState.DEALLOCATED,
-}
+}.items()}  # one string each, shared by every row written and every one the health watch keeps
 # The instances as they are when their outcomes are written (straight on the database driver).
 _CURRENT = sa.select(instances.c.instance_id, instances.c.action_seq, instances.c.image_urn, instances.c.model_version).where(
     instances.c.scale_set_key == sa.bindparam("key"), instances.c.instance_id.in_(sa.bindparam("ids", expanding=True)))
@@ -62,7 +63,7 @@ class Outcomes:
         for scale_set_key, waiting in queue.items():
             outcomes = [outcome for batch, _ in waiting for outcome in batch]
             try:
-                self._write(scale_set_key, outcomes)
+                told = self._write(scale_set_key, outcomes)
             except Exception as error:  # noqa: BLE001 - each waiting action hears of it
                 for _, future in waiting:
                     if not future.done():
@@ -71,15 +72,20 @@ class Outcomes:
             for _, future in waiting:
                 if not future.done():
                     future.set_result(None)
-            self.ctx.acted(scale_set_key, [outcome.row.instance_id for outcome in outcomes])
+            # What the instances are now, as just written: the health watch reads only the others.
+            said = {seen.instance_id for seen in told}
+            self.ctx.acted(scale_set_key, [o.row.instance_id for o in outcomes if o.row.instance_id not in said], told)
 
-    def _write(self, scale_set_key: str, outcomes: list[Outcome]) -> None:
+    def _write(self, scale_set_key: str, outcomes: list[Outcome]) -> list[Seen]:
+        """Write the outcomes; returns what the instances whose actions ended with them are now
+        (those whose power state the action sets)."""
         now = self.ctx.clock.now()
         ids = [outcome.row.instance_id for outcome in outcomes]
         with self.ctx.db.transaction() as conn:
             self.ctx.leases.fence(conn, scale_set_lease(scale_set_key))
             current = {row.instance_id: row for row in database.read(conn, _CURRENT, {"key": scale_set_key, "ids": ids})}
             deleted: list[int] = []
+            told: list[Seen] = []
             updates: dict[tuple[Any, ...], tuple[dict[str, Any], list[int]]] = {}  # the same values, for many instances
             spelled: dict[int, str] = {}  # each extensions list met, as text: a batch's machines share one
             for outcome in outcomes:
@@ -94,12 +100,16 @@ class Outcomes:
                     deleted.append(row.instance_id)
                 elif values:
                     updates.setdefault(_same(values, spelled), (values, []))[1].append(row.instance_id)
+                    if "power_state" in values:  # the action's own outcome, and the machine's power known
+                        told.append(Seen(row.instance_id, row.action_seq, None, row.private_ip, row.machine_key,
+                                         values["power_state"], values.get("extensions")))
             where = instances.c.scale_set_key == scale_set_key
             if deleted:
                 conn.execute(instances.delete().where(where, instances.c.instance_id.in_(deleted)))
             for values, changed in updates.values():
                 conn.execute(instances.update().where(where, instances.c.instance_id.in_(changed)).values(**values))
             operations.settle_open(conn, now, {outcome.row.pending_op for outcome in outcomes})
+        return told
 
 
 def _same(values: dict[str, Any], spelled: dict[int, str]) -> tuple[Any, ...]:
@@ -134,7 +144,7 @@ def _values(outcome: Outcome, current: sa.Row[Any]) -> dict[str, Any] | None:
         "last_error": error["message"] if error else None,
     }
     if row.pending_action in _POWER_AFTER:
-        values["power_state"] = str(_POWER_AFTER[row.pending_action])
+        values["power_state"] = _POWER_AFTER[row.pending_action]
     if outcome.extensions is not None:
         values["extensions"] = outcome.extensions
     if row.pending_action not in ("create", "reimage") and current.image_urn is None and on_disk is not None:
