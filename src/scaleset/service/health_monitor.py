@@ -6,6 +6,9 @@ restart (until then an instance's health is unknown, and a run waits rather than
 set is probed only by the replica holding its lease, which also writes each verdict to the store
 when its state changes (and every half minute while it does not, so the evidence others show stays
 recent), so the other replicas can show it.
+
+This module decides what to read and what is due; probing one instance and taking its answer is
+`health_probing` (the base class).
 """
 
 from __future__ import annotations
@@ -22,15 +25,14 @@ from typing import Any
 import sqlalchemy as sa
 
 from scaleset.clock import every
-from scaleset.health.answers import ProbeAnswer
 from scaleset.health.default_health import default_verdict
 from scaleset.health.probe_spec import ProbeSpec
 from scaleset.health.http_probe import Prober
-from scaleset.health.probing import probe_client
 from scaleset.health.tracker import HealthTracker
 from scaleset.health.verdicts import HealthState, Verdict, gate
 from scaleset.service.context import Context
 from scaleset.store.leases import scale_set_lease
+from scaleset.service.health_probing import Probing
 from scaleset.service.health_store import Bodies, SharedVerdicts, fingerprints, stored_verdicts, watch_rows
 from scaleset.service.watched import Seen, Watched
 from scaleset.store.tables import upgrade_runs
@@ -41,7 +43,7 @@ from scaleset.upgrade.runs import ACTIVE
 _REREAD = 10.0
 
 
-class HealthMonitor:
+class HealthMonitor(Probing):
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self._watched: dict[tuple[str, int], Watched] = {}
@@ -285,28 +287,6 @@ class HealthMonitor:
     def _schedule(self, slot: tuple[str, int], when: datetime) -> None:
         heapq.heappush(self._due, (when, next(self._order), slot))
 
-    def _next_probe(self, watched: Watched, scale_set_key: str, machine_key: str, spec: ProbeSpec,
-                    probed: datetime) -> None:
-        """After a probe made at `probed`: the next one an interval on, or later while the driver
-        vouches the answer holds, or (quiet) once it reports a change."""
-        step = self._interval(spec)
-        wait = self._quiet_for(watched, machine_key, step)
-        watched.next_probe = probed + timedelta(seconds=step if wait is None else wait)
-        watched.quiet = wait is None
-        if not watched.quiet:
-            self._schedule((scale_set_key, watched.row.instance_id), watched.next_probe)
-
-    def _quiet_for(self, watched: Watched, machine_key: str, step: float) -> float | None:
-        """Seconds to the next of probes `step` apart that could find a new answer (None: none
-        can before the driver reports a change). Only a driver that reports changes knows; and
-        only once the tracker is steady do more of the same answers change nothing."""
-        if self._unwatch is None or watched.tracker is None or not watched.tracker.steady:
-            return step
-        holds = self.ctx.driver.quiet_until(machine_key) - self.ctx.clock.monotonic()
-        if holds == math.inf:
-            return None
-        return max(step, math.ceil(holds / step) * step)  # in step with the probes it skips
-
     def _machine_changed(self, machine_key: str) -> None:
         """The driver reports a change: a quiet (or long-scheduled) instance is probed again when it
         would have been had it been probed all along."""
@@ -326,65 +306,6 @@ class HealthMonitor:
             watched.next_probe -= step * ((watched.next_probe - now) // step)
         self._schedule(slot, watched.next_probe)
 
-    async def _probe(self, watched: Watched, scale_set_key: str, machine_key: str, spec: ProbeSpec) -> None:
-        probed = self.ctx.clock.now()
-        try:
-            self._observe(watched, scale_set_key, await self._answer(machine_key, spec))
-        finally:
-            watched.probing = False
-            self._next_probe(watched, scale_set_key, machine_key, spec, probed)
-
-    async def _settle(self, watched: Watched, scale_set_key: str, machine_key: str, spec: ProbeSpec) -> None:
-        """Probe an instance a run waits on until it answers healthy, every settle interval rather
-        than every probe interval, so the batch is seen healthy as soon as it is; until it is acted
-        on again, or the run ends."""
-        key = (scale_set_key, watched.row.instance_id)
-        self._settling += 1
-        later: float | None = None  # seconds until the driver says the answer could change
-        try:
-            while self._watched.get(key) is watched and watched.upgrading and watched.row.pending_action is None:
-                self._observe(watched, scale_set_key, await self._answer(machine_key, spec))
-                if watched.settled:
-                    break
-                step = self._settle_step(spec)
-                wait = self._quiet_for(watched, machine_key, step)
-                if wait is None or wait > step:
-                    # Nothing can change for a while (or until the driver reports it): the watch
-                    # takes it up again then, rather than a task per instance waiting meanwhile.
-                    later = wait
-                    break
-                await self.ctx.clock.sleep(step)
-        finally:
-            self._settling -= 1
-            watched.probing = False
-            now = self.ctx.clock.now()
-            if later is None:
-                self._next_probe(watched, scale_set_key, machine_key, spec, now)
-            else:
-                self._wake_for(key, watched, now + timedelta(seconds=later))
-
-    def _answered(self, watched: Watched, scale_set_key: str, machine_key: str, spec: ProbeSpec,
-                  answer: ProbeAnswer, settle: bool, now: datetime) -> None:
-        """What `_probe`, or one round of `_settle`, does with an answer the driver gave at once."""
-        self._observe(watched, scale_set_key, answer)
-        if settle and not watched.settled:
-            wait = self._quiet_for(watched, machine_key, self._settle_step(spec))
-            if wait is not None:
-                self._wake_for((scale_set_key, watched.row.instance_id), watched, now + timedelta(seconds=wait))
-                return
-        self._next_probe(watched, scale_set_key, machine_key, spec, now)
-
-    def _settle_step(self, spec: ProbeSpec) -> float:
-        """Seconds between probes of a settling instance: all settling cost at most the settle rate."""
-        settings = self.ctx.settings
-        return min(self._interval(spec), max(settings.settle_probe_interval, self._settling / settings.settle_probe_rate))
-
-    def _wake_for(self, slot: tuple[str, int], watched: Watched, when: datetime) -> None:
-        """A settling instance's next probe, at `when`: the watch wakes then, not at its next tick."""
-        watched.next_probe, watched.quiet = when, False
-        self._schedule(slot, when)
-        heapq.heappush(self._wakeups, when)
-
     def _until_next_look(self) -> float:
         """Seconds to the next look: a tick, or less when a settling instance is due sooner."""
         now = self.ctx.clock.now()
@@ -392,15 +313,6 @@ class HealthMonitor:
             heapq.heappop(self._wakeups)
         tick = self.ctx.settings.health_tick
         return min(tick, (self._wakeups[0] - now).total_seconds()) if self._wakeups else tick
-
-    def _observe(self, watched: Watched, scale_set_key: str, answer: ProbeAnswer) -> None:
-        if watched.tracker is None:
-            return
-        before = watched.state
-        state = watched.tracker.record(answer)
-        watched.settled |= state == HealthState.HEALTHY
-        if state != before:
-            self._state_changed(scale_set_key, before, state)
 
     def _state_changed(self, scale_set_key: str, before: HealthState | None, after: HealthState | None) -> None:
         """An instance's health state changed: other replicas are shown it at the next look, and its
@@ -411,9 +323,3 @@ class HealthMonitor:
         if self._shared.sharing:
             self._unwritten = True
             self._look_now.set()
-
-    async def _answer(self, machine_key: str, spec: ProbeSpec) -> ProbeAnswer:
-        if self._client is None:
-            self._client = probe_client()
-        return await self.ctx.driver.probe(machine_key, spec, client=self._client, clock=self.ctx.clock)
-
