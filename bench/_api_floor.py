@@ -6,8 +6,9 @@ doing nothing but answer fixed JSON bodies.
 Starlette on uvicorn, run the way scaleset/cli/serve.py runs it: on uvloop (`uvloop.run`), uvicorn's
 httptools parser, lifespan off, no access log, keep-alive 75 s. One route, any path, answering
 `JSONResponse(body)`, encoded on every request as a handler's would be: BODIES.json holds
-{"page": ..., "other": ...}, the first for paths ending in /virtualMachines, the second for any
-other. Writes the port it listens on (any free one on 127.0.0.1) to PORT_FILE once it does.
+{"page": ..., "other": ...} and optionally more page bodies ("page10": ...), "page" for paths ending
+in /virtualMachines, or the one the query parameter `floor-body` names there; "other" for any other
+path. Writes the port it listens on (any free one on 127.0.0.1) to PORT_FILE once it does.
 """
 
 from __future__ import annotations
@@ -30,7 +31,11 @@ def main() -> None:
     port_file = Path(sys.argv[2])
 
     async def answer(request: Request) -> Response:
-        return JSONResponse(bodies["page" if request.url.path.endswith("/virtualMachines") else "other"])
+        if not request.url.path.endswith("/virtualMachines"):
+            return JSONResponse(bodies["other"])
+        # The query is parsed on the list's path only (~3 µs, as a list handler reads its $skiptoken):
+        # the scale set's body, ~55 µs a request, costs what it did.
+        return JSONResponse(bodies[request.query_params.get("floor-body", "page")])
 
     app = Starlette(routes=[Route("/{path:path}", answer)])
     config = uvicorn.Config(app, host="127.0.0.1", port=0, loop="none", http="httptools", lifespan="off",

@@ -1,11 +1,12 @@
-"""The three servers of bench/api.py (a helper, not a benchmark), each in a process of its own on
-loopback, over plain HTTP:
+"""The three kinds of server of bench/api.py (a helper, not a benchmark), each server in a process of
+its own on loopback, over plain HTTP:
 
-- `Scaleset`: a real `scaleset serve` (data dir of its own, sim driver, token auth, SQLite), with a
-  scale set of N running instances;
+- `Scaleset`: a real `scaleset serve` (data dir of its own, sim driver, token auth, SQLite, a page
+  size: 100 by default), with a scale set of N running instances;
 - `Floor`: a bare Starlette JSON endpoint on uvicorn with the options `scaleset serve` uses
   (bench/_api_floor.py), answering with the scale set's own GET body, or the instance list's first
-  page for a path ending in /virtualMachines;
+  page for a path ending in /virtualMachines (a second page body, the first page of a server of
+  another page size, for such a path with the query parameter `Floor.PAGE10`);
 - `Moto`: moto's server mode with an Auto Scaling group of 10 instances (boto3 sets it up).
 
 `pin` is a CPU set for the server process (None: wherever the kernel likes).
@@ -71,10 +72,11 @@ def _check(response: httpx.Response, ok: tuple[int, ...]) -> httpx.Response:
 
 
 class Scaleset:
-    """`scaleset serve` over plain HTTP (no TLS flag given), sim driver, SQLite, one static token."""
+    """`scaleset serve` over plain HTTP (no TLS flag given), sim driver, SQLite, one static token,
+    `page_size` items per page of the instance list (`serve --page-size`, 1..1000)."""
 
-    def __init__(self, instances: int, pin: set[int] | None) -> None:
-        self.instances, self.pin = instances, pin
+    def __init__(self, instances: int, pin: set[int] | None, page_size: int = 100) -> None:
+        self.instances, self.pin, self.page_size = instances, pin, page_size
         self.data_dir = Path(tempfile.mkdtemp(prefix="scaleset-api-"))
         self.log = self.data_dir / "server.log"
         self.process: subprocess.Popen[bytes] | None = None
@@ -83,7 +85,7 @@ class Scaleset:
     def start(self, timeout: float = 60.0) -> None:
         self.process = _spawn([sys.executable, "-m", "scaleset.cli.main", "serve", "--data-dir", str(self.data_dir),
                                "--port", "0", "--token", TOKEN, "--driver", "sim", "--log-level", "warning",
-                               "--retry-after-ms", "200"], self.log, self.pin)
+                               "--retry-after-ms", "200", "--page-size", str(self.page_size)], self.log, self.pin)
         endpoint = self.data_dir / "endpoint.json"
         deadline = time.monotonic() + timeout
         while not endpoint.exists():  # written whole (os.replace) once the server listens
@@ -165,11 +167,18 @@ class _Helper:
 
 
 class Floor(_Helper):
-    """bench/_api_floor.py: Starlette + uvicorn as `scaleset serve` runs them, one JSON route."""
+    """bench/_api_floor.py: Starlette + uvicorn as `scaleset serve` runs them, one JSON route.
 
-    def __init__(self, scale_set: Any, page: Any, pin: set[int] | None) -> None:
+    `page10`, when given, is a second page body (the first page of a server of page size ASG_SIZE),
+    answered for a /virtualMachines path whose query has PAGE10 added: the very URL scaleset gets
+    cannot tell the two pages apart, as the page size is the server's setting, not the request's."""
+
+    PAGE10 = "floor-body=page10"
+
+    def __init__(self, scale_set: Any, page: Any, pin: set[int] | None, page10: Any = None) -> None:
         super().__init__("scaleset-api-floor-", "floor.log", pin)
-        (self.dir / "body.json").write_text(json.dumps({"other": scale_set, "page": page}))
+        bodies = {"other": scale_set, "page": page} | ({} if page10 is None else {"page10": page10})
+        (self.dir / "body.json").write_text(json.dumps(bodies))
 
     def start(self, timeout: float = 30.0) -> None:
         port_file = self.dir / "port"
