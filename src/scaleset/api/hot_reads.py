@@ -77,6 +77,10 @@ class Renders:
         self._evict()
         return out
 
+    def instance_id(self, raw: tuple[Any, ...]) -> int:
+        """The instance id of a row as `Instances.peek_page` gives it."""
+        return raw[self._instance_id]
+
     def _generation(self, raw: tuple[Any, ...], api_version: str) -> _Generation:
         slot = (raw[self._key], api_version)
         generation = self._generations.get(slot)

@@ -54,18 +54,20 @@ def lro_headers(request: Request, settings: Settings, sub: str, location: str, o
     return headers
 
 
-def page(request: Request, items: list[Any], *, offset: int, more: bool) -> dict[str, Any]:
+def page(request: Request, items: list[Any], *, following: int | None) -> dict[str, Any]:
+    """A page of a list: its items, and a link to the next page, whose $skiptoken is `following`
+    (None: this is the last)."""
     body: dict[str, Any] = {"value": items}
-    if more:
-        body["nextLink"] = _next_link(request, offset + len(items))
+    if following is not None:
+        body["nextLink"] = _next_link(request, following)
     return body
 
 
-def encoded_page(request: Request, items: list[bytes], *, offset: int, more: bool) -> bytes:
+def encoded_page(request: Request, items: list[bytes], *, following: int | None) -> bytes:
     """`page` of items encoded already, encoded as json_response would encode `page`."""
     body = b'{"value":[' + b",".join(items) + b"]"
-    if more:
-        body += b',"nextLink":' + json.dumps(_next_link(request, offset + len(items))).encode()
+    if following is not None:
+        body += b',"nextLink":' + json.dumps(_next_link(request, following)).encode()
     return body + b"}"
 
 

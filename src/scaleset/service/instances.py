@@ -19,8 +19,8 @@ from scaleset.store.tables import instances, scale_sets
 # driver's making of Python values is most of a page's read.
 PAGE = (sa.select(*(instances.c[name] for name in ("instance_id", "vm_id", "model_version", "image_urn", "private_ip",
                                                    "zone", "provisioning_state", "extensions", "created_at")))
-        .where(instances.c.scale_set_key == sa.bindparam("key"))
-        .order_by(instances.c.instance_id).limit(sa.bindparam("limit")).offset(sa.bindparam("offset")))
+        .where(instances.c.scale_set_key == sa.bindparam("key"), instances.c.instance_id >= sa.bindparam("start"))
+        .order_by(instances.c.instance_id).limit(sa.bindparam("limit")))
 
 # API action name (lower-cased) -> intent
 ACTIONS = {
@@ -40,28 +40,30 @@ class Instances:
         self.ctx = ctx
 
     def list(self, sub: str, group: str, name: str, *, latest_model: bool | None = None,
-             offset: int = 0, limit: int | None = None) -> tuple[sa.Row[Any], list[sa.Row[Any]], bool]:
-        """(scale set, one page of instances, whether more follow)."""
+             start: int = 0, limit: int | None = None) -> tuple[sa.Row[Any], list[sa.Row[Any]], bool]:
+        """(scale set, one page of instances, whether more follow). A page begins at the instance
+        id `start` (the last one's id + 1 begins the next), not after so many rows: no row is read
+        to be skipped, and a page is not shifted by instances added or deleted between two pages."""
         with self.ctx.db.reading() as conn:
             scale_set = require_scale_set(conn, sub, group, name)
             query = sa.select(instances).where(instances.c.scale_set_key == scale_set.key)
             if latest_model is not None:
                 applied = instances.c.model_version == scale_set.model_version
                 query = query.where(applied if latest_model else sa.not_(applied))
-            query = query.order_by(instances.c.instance_id).offset(offset)
+            query = query.where(instances.c.instance_id >= start).order_by(instances.c.instance_id)
             if limit is not None:
                 query = query.limit(limit + 1)
             rows = conn.execute(query).all()
         more = limit is not None and len(rows) > limit
         return scale_set, rows[:limit] if limit is not None else rows, more
 
-    def peek_page(self, sub: str, group: str, name: str, *, offset: int,
+    def peek_page(self, sub: str, group: str, name: str, *, start: int,
                   limit: int) -> tuple[tuple[Any, ...], list[tuple[Any, ...]], bool] | None:
         """`list` without a filter, for the hot read: (scale set, one page of instances, whether more
         follow), rows as the driver returns them (`ctx.db.prepared(PEEK)` and `(PAGE)` type them),
         read in one transaction; None when `list` would raise (it says which 404)."""
         key = key_of(sub, group, name)
-        found, rows = self.ctx.db.fetch((PEEK, {"key": key}), (PAGE, {"key": key, "offset": offset, "limit": limit + 1}))
+        found, rows = self.ctx.db.fetch((PEEK, {"key": key}), (PAGE, {"key": key, "start": start, "limit": limit + 1}))
         if not found:
             return None
         return found[0], rows[:limit], len(rows) > limit

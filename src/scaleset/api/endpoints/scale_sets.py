@@ -43,7 +43,7 @@ def _paged(req: ArmRequest, rows: list) -> Response:  # type: ignore[type-arg]
     offset, size = skip_token(req.request), req.plane.settings.page_size
     chunk = rows[offset: offset + size]
     items = [render.scale_set(row, req.api_version) for row in chunk]
-    return json_response(page(req.request, items, offset=offset, more=offset + size < len(rows)))
+    return json_response(page(req.request, items, following=offset + size if offset + size < len(rows) else None))
 
 
 async def list_all(req: ArmRequest) -> Response:

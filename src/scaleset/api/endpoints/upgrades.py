@@ -66,7 +66,7 @@ async def get_history(req: ArmRequest) -> Response:
     scale_set, entries = req.plane.upgrades.history(*_names(req))
     offset, size = skip_token(req.request), req.plane.settings.page_size
     items = [render_upgrades.history_item(scale_set, run, counts, req.api_version) for run, counts in entries[offset: offset + size]]
-    return json_response(page(req.request, items, offset=offset, more=offset + size < len(entries)))
+    return json_response(page(req.request, items, following=offset + size if offset + size < len(entries) else None))
 
 
 async def approve_scale_set(req: ArmRequest) -> Response:

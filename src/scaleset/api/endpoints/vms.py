@@ -48,19 +48,22 @@ async def list_vms(req: ArmRequest) -> Response:
             expand = True  # the power-state filter asks for statuses; every instance has one
         else:
             raise ArmError(400, "InvalidParameter", f"The $filter '{req.query.get('$filter')}' is not supported.", target="$filter")
-    offset, size = skip_token(req.request), req.plane.settings.page_size
+    # The $skiptoken is the instance id a page begins at (Instances.list).
+    start, size = skip_token(req.request), req.plane.settings.page_size
     if latest is None and not expand:  # the plain list: the hot read (api/hot_reads.py)
-        peeked = req.plane.instances.peek_page(*_names(req), offset=offset, limit=size)
+        peeked = req.plane.instances.peek_page(*_names(req), start=start, limit=size)
         if peeked is not None:
             raw_scale_set, raw_rows, more = peeked
-            items = req.request.app.state.renders.instances(raw_scale_set, raw_rows, req.api_version)
-            return encoded_response(encoded_page(req.request, items, offset=offset, more=more))
-    scale_set, rows, more = req.plane.instances.list(*_names(req), latest_model=latest, offset=offset, limit=size)
+            renders = req.request.app.state.renders
+            items = renders.instances(raw_scale_set, raw_rows, req.api_version)
+            following = renders.instance_id(raw_rows[-1]) + 1 if more else None
+            return encoded_response(encoded_page(req.request, items, following=following))
+    scale_set, rows, more = req.plane.instances.list(*_names(req), latest_model=latest, start=start, limit=size)
     model = ScaleSetModel.from_body(scale_set.name, scale_set.body)
     items = [render.vm(scale_set, row, req.api_version, with_instance_view=expand, model=model,
                        health=req.plane.health.verdict(scale_set.key, row.instance_id) if expand else None)
              for row in rows]
-    return json_response(page(req.request, items, offset=offset, more=more))
+    return json_response(page(req.request, items, following=rows[-1].instance_id + 1 if more else None))
 
 
 async def get_vm(req: ArmRequest) -> Response:
