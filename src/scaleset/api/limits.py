@@ -64,8 +64,13 @@ class RequestLimits:
         if error is not None:
             await _reply(error, scope, receive, send)
             return
+        declared, chunked = _body_headers(scope)
+        if declared is None and not chunked:
+            # No body follows (a GET, as clients send it): nothing to count, and no wrapping of
+            # every message this request sends or receives.
+            await self.app(scope, receive, send)
+            return
         limit = self.body_limit(scope["method"], scope["path"])
-        declared = _content_length(scope)
         if declared is not None and declared > limit:
             await _reply(BodyTooLarge(limit), scope, receive, send)
             return
@@ -105,14 +110,18 @@ class RequestLimits:
         return None
 
 
-def _content_length(scope: Scope) -> int | None:
+def _body_headers(scope: Scope) -> tuple[int | None, bool]:
+    """The declared Content-Length (None: none, or not a number), and whether the body comes chunked."""
+    declared, chunked = None, False
     for name, value in scope.get("headers", ()):
         if name == b"content-length":
             try:
-                return int(value)
+                declared = int(value)
             except ValueError:
-                return None
-    return None
+                chunked = True  # not a length: counted as it comes, as a chunked body is
+        elif name == b"transfer-encoding":
+            chunked = True
+    return declared, chunked
 
 
 async def _reply(error: ArmError, scope: Scope, receive: Receive, send: Send) -> None:

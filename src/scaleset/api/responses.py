@@ -65,10 +65,8 @@ def page(request: Request, items: list[Any], *, following: int | None) -> dict[s
 
 def encoded_page(request: Request, items: list[bytes], *, following: int | None) -> bytes:
     """`page` of items encoded already, encoded as json_response would encode `page`."""
-    body = b'{"value":[' + b",".join(items) + b"]"
-    if following is not None:
-        body += b',"nextLink":' + json.dumps(_next_link(request, following)).encode()
-    return body + b"}"
+    link = b',"nextLink":' + json.dumps(_next_link(request, following)).encode() if following is not None else b""
+    return b"".join((b'{"value":[', b",".join(items), b"]", link, b"}"))  # the items copied once, not at each +
 
 
 def _next_link(request: Request, skip: int) -> str:
