@@ -179,23 +179,26 @@ class Upgrades:
             return None
         if scale_set.provisioning_state == "Deleting" or runs.active_for(conn, scale_set.key) is not None:
             return None  # one run at a time; a run already under way moves to its own target
-        target = self._target(conn, scale_set).urn
-        if all(_bound_for(row) == target for row in intents.live_instances(conn, scale_set.key, *_BOUND_COLUMNS)):
+        target = self._target(conn, scale_set)
+        live = intents.live_instances(conn, scale_set.key, *_BOUND_COLUMNS)
+        if all(_bound_for(row) == target.urn for row in live):
             return None  # nothing runs behind the newest version (an older one was published): no run
-        run_id, _ = self._begin(conn, scale_set, started_by="Platform", force=False)
+        run_id, _ = self._begin(conn, scale_set, started_by="Platform", force=False, known=(target, live))
         return run_id
 
-    def _begin(self, conn: sa.Connection, scale_set: sa.Row[Any], *, started_by: str, force: bool) -> tuple[str, str]:
+    def _begin(self, conn: sa.Connection, scale_set: sa.Row[Any], *, started_by: str, force: bool,
+               known: tuple[ImageReference, list[sa.Row[Any]]] | None = None) -> tuple[str, str]:
+        """Begin a run (`known`: its target and live instances, when the caller read them already)."""
         if scale_set.provisioning_state == "Deleting":
             raise not_allowed(f"The scale set '{scale_set.name}' is being deleted.")
         if runs.active_for(conn, scale_set.key) is not None:
             raise ArmError(409, "RollingUpgradeInProgress", "Another rolling upgrade is already in progress on this scale set.")
         now = self.ctx.clock.now()
-        target = self._target(conn, scale_set)
+        target, live = known or (self._target(conn, scale_set), intents.live_instances(conn, scale_set.key, *_BOUND_COLUMNS))
         policy = effective_policy(scale_set.body, started_by=started_by, health_wait=self.ctx.settings.health_wait)
         members = {row.instance_id: (Progress.PENDING if force or _bound_for(row) != target.urn else Progress.SKIPPED,
                                      row.image_urn or row.pending_image)
-                   for row in intents.live_instances(conn, scale_set.key, *_BOUND_COLUMNS)}
+                   for row in live}
         op = operations.begin(conn, subscription=scale_set.subscription_id, location=scale_set.location,
                               resource_key=scale_set.key, kind=operations.RUN_KIND, now=now)
         run_id = runs.create(conn, scale_set_key=scale_set.key, started_by=started_by, target_urn=target.urn, force=force,
