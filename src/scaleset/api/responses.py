@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import unquote_plus, urlencode
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -70,9 +70,11 @@ def encoded_page(request: Request, items: list[bytes], *, following: int | None)
 
 
 def _next_link(request: Request, skip: int) -> str:
-    params = dict(request.query_params)
-    params["$skiptoken"] = str(skip)
-    return f"{base_url(request)}{request.url.path}?{urlencode(params)}"
+    """This request's URL with `$skiptoken` set: the rest of its query as the client wrote it (the
+    SDK sends the link back verbatim), not parsed and written out again."""
+    query = request.scope["query_string"].decode("latin-1")
+    kept = [part for part in query.split("&") if part and unquote_plus(part.partition("=")[0]) != "$skiptoken"]
+    return f"{base_url(request)}{request.url.path}?{'&'.join([*kept, f'%24skiptoken={skip}'])}"
 
 
 def skip_token(request: Request) -> int:
