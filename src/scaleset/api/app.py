@@ -8,6 +8,7 @@ import logging
 import random
 import re
 from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette import convertors
@@ -125,7 +126,8 @@ def create_app(plane: ControlPlane, tokens: StaticTokens) -> Starlette:
 
     routes = [Route("/healthz", healthz), Route("/openapi.json", openapi), *login_routes(plane),
               Route("/{path:anypath}", dispatch, methods=["GET", "PUT", "PATCH", "POST", "DELETE", "HEAD"])]
-    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error}, middleware=[Middleware(_SingleSlashes), Middleware(RequestLimits, body_limit=body_limit)])
+    app = _ArmApp(dispatch, routes=routes, exception_handlers={HTTPException: _http_error},
+                  middleware=[Middleware(_SingleSlashes), Middleware(RequestLimits, body_limit=body_limit)])
     app.state.plane = plane
     app.state.renders = Renders(plane.ctx.db)
     app.state.tenant = plane.directory.tenant_id
@@ -176,6 +178,32 @@ async def _http_error(_request: Request, error: Exception) -> Response:
     assert isinstance(error, HTTPException)
     code = {404: "NotFound", 405: "MethodNotAllowed"}.get(error.status_code, "BadRequest")
     return json_response({"error": {"code": code, "message": str(error.detail)}}, error.status_code, dict(error.headers or {}))
+
+
+class _ArmApp(Starlette):
+    """The reads clients make most (a GET under /subscriptions/, without a body) go straight to
+    the ARM dispatcher: Starlette's middleware and routing before it cost a sixth of a list page.
+    Anything its middleware has a say in (slashes to collapse, a body, a head over its limits) and
+    every other path (sign-in, health, OpenAPI) go through the app as built."""
+
+    def __init__(self, dispatch: Callable[[Request], Awaitable[Response]], **options: Any) -> None:
+        super().__init__(**options)
+        self._dispatch = dispatch
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if (scope["type"] == "http" and scope["method"] == "GET" and path.startswith("/subscriptions/")
+                and not path.startswith(_SIGN_IN_UNDER_SUBSCRIPTIONS) and "//" not in path
+                and not RequestLimits.has_say(scope)):
+            scope["app"] = self
+            response = await self._dispatch(Request(scope, receive))
+            await response(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
+# Sign-in routes a tenant named "subscriptions" would put under /subscriptions/ (login_routes).
+_SIGN_IN_UNDER_SUBSCRIPTIONS = ("/subscriptions/v2.0/", "/subscriptions/discovery/", "/subscriptions/oauth2/")
 
 
 class _SingleSlashes:

@@ -99,6 +99,13 @@ class RequestLimits:
                 raise
             await _reply(error, scope, receive, send)
 
+    @classmethod
+    def has_say(cls, scope: Scope) -> bool:
+        """Whether this request is one the limits could refuse or must count: a head over its
+        limits, or a body."""
+        declared, chunked = _body_headers(scope)
+        return declared is not None or chunked or cls._check_head(scope) is not None
+
     @staticmethod
     def _check_head(scope: Scope) -> ArmError | None:
         url = len(scope.get("raw_path") or scope["path"].encode()) + len(scope.get("query_string", b""))
