@@ -15,6 +15,7 @@ from starlette import convertors
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -196,10 +197,27 @@ class _ArmApp(Starlette):
                 and not path.startswith(_SIGN_IN_UNDER_SUBSCRIPTIONS) and "//" not in path
                 and not RequestLimits.has_say(scope)):
             scope["app"] = self
-            response = await self._dispatch(Request(scope, receive))
+            response = await self._dispatch(_PlainQueryRequest(scope, receive))
             await response(scope, receive, send)
             return
         await super().__call__(scope, receive, send)
+
+
+class _PlainQueryRequest(Request):
+    """A request the direct path takes. A query in which nothing is escaped but `$` (as clients
+    send `api-version=…&%24skiptoken=…`) is split as `parse_qsl` would split it, without its
+    unquoting of every name and value (a tenth of a list page); any other goes to Starlette."""
+
+    @property
+    def query_params(self) -> QueryParams:
+        if not hasattr(self, "_plain_query"):
+            query = self.scope["query_string"].replace(b"%24", b"$")
+            if b"%" in query or b"+" in query:
+                self._plain_query = QueryParams(self.scope["query_string"])
+            else:
+                self._plain_query = QueryParams([(name, value) for name, _, value in
+                                                 (part.partition("=") for part in query.decode("latin-1").split("&") if part)])
+        return self._plain_query
 
 
 # Sign-in routes a tenant named "subscriptions" would put under /subscriptions/ (login_routes).
