@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 import uuid
 
 import pytest
@@ -36,7 +37,16 @@ class fresh_postgres_database:  # noqa: N801 - used as a context manager
 
     def __exit__(self, *_exc: object) -> None:
         try:
-            with self.admin.connect() as conn:
-                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+            for attempt in range(50):
+                try:
+                    with self.admin.connect() as conn:
+                        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+                    return
+                except sa.exc.DBAPIError:
+                    # FORCE may end only our own role's sessions: an autovacuum worker analysing the
+                    # test's fresh tables belongs to the server's, and fails the drop until it is done.
+                    if attempt == 49:
+                        raise
+                    time.sleep(0.1)
         finally:
             self.admin.dispose()
