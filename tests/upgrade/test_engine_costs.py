@@ -19,6 +19,8 @@ import sqlalchemy as sa
 
 from scaleset.drivers.sim import SimDriver
 from scaleset.store.database import Database
+from scaleset.store.tables import upgrade_members
+from scaleset.upgrade.planner import Progress
 from tests.upgrade.engine_kit import SUB, engine
 
 
@@ -161,12 +163,36 @@ async def test_a_batch_judged_by_power_and_extension_states_moves_on_as_soon_as_
         assert (run.ended_at - run.started_at).total_seconds() < 5 * (60 + 10)
 
 
-async def test_a_run_reads_its_scale_set_once_a_batch(tmp_path: Path) -> None:
-    # Judging a batch and choosing the next are one look at the set, not two (it was 11 for 5 batches).
+async def test_a_run_reads_its_scale_set_whole_once_then_its_batches_and_the_database_s_sums(tmp_path: Path) -> None:
+    # It read the whole set, members and all, for each batch's judgement and the first choice (6
+    # reads for 5 batches); it keeps what it read (known_sets) and checks it against two sums.
     run, seen = await upgrade_of_50(tmp_path)
     assert run.state == "Completed" and run.batch_count == 5
-    members = [s for s in seen if "FROM upgrade_members" in s]
-    assert len(members) <= 5 + 1, members  # a judgement each, and the first choice
+    whole = [s for s in seen if "LEFT OUTER JOIN upgrade_members" in s]
+    assert len(whole) == 1, whole
+    tallies = [s for s in seen if "sum(upgrade_members.instance_id)" in s]
+    assert len(tallies) == 5, tallies  # a judgement each
+
+
+async def test_a_run_reads_its_set_whole_again_when_its_members_changed_under_it(tmp_path: Path) -> None:
+    # Another writer (a replica that held the scale set meanwhile, say) settles a member the run
+    # kept as pending: the members' tally disagrees, so the run reads its set again and leaves it be.
+    async with engine(tmp_path) as kit:
+        await kit.publish("1.0.0")
+        await kit.booted_rolling("web", 10, 20)
+        with statements(kit.plane.ctx.db) as seen:
+            await kit.publish("1.0.1", reimageSeconds=60, warmupSeconds=30)
+            await kit.until_batch("web", 1)
+            run, _ = kit.latest("web")
+            untouched = max(set(range(10)) - set(run.batch))
+            with kit.plane.ctx.db.transaction() as conn:
+                conn.execute(upgrade_members.update().where(upgrade_members.c.run_id == run.id,
+                                                            upgrade_members.c.instance_id == untouched)
+                             .values(progress=str(Progress.SKIPPED)))
+            run = await kit.until_done("web")
+        assert run.state == "Completed"
+        assert kit.versions("web").count("1.0.0") == 1  # the one settled elsewhere, not reimaged
+        assert len([s for s in seen if "LEFT OUTER JOIN upgrade_members" in s]) == 2
 
 
 async def test_a_batch_s_reimages_are_one_call_to_the_driver(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -25,7 +25,8 @@ import sqlalchemy as sa
 from scaleset.clock import Clock, sleep_or_until
 from scaleset.store.database import Database
 from scaleset.store.leases import LeaseLost
-from scaleset.upgrade import planner, run_reads, runs
+from scaleset.upgrade import known_sets, planner, run_reads, runs
+from scaleset.upgrade.known_sets import KnownSet
 from scaleset.upgrade.planner import Member, Progress
 from scaleset.upgrade.policy import policy_from_json
 from scaleset.upgrade.ports import Actions, HealthView
@@ -51,6 +52,7 @@ class Runner:
         # Scale sets whose run waits on its batch turning healthy: nothing else the health watch
         # tells moves it (an instance of a batch warming up answers unhealthy first).
         self._awaiting_healthy: set[str] = set()
+        self._known: dict[str, KnownSet] = {}  # run id -> its set as last read (known_sets)
 
     def nudge(self, scale_set_key: str) -> None:
         """Something a run of this scale set may be waiting for happened (an action ended, a
@@ -104,6 +106,7 @@ class Runner:
                     return
                 except Exception:  # a store hiccup or a bug must not orphan the run: log, look again
                     log.exception("upgrade run %s: the %s step failed; trying again", run_id, run.phase)
+                    self._known.pop(run_id, None)  # what it wrote may not be what it was told
                     moved = False
                 if moved:
                     last = None
@@ -113,6 +116,7 @@ class Runner:
                     await sleep_or_until(self.clock, self._patience(run), nudged, gather=_GATHER)
         finally:
             self._since.pop(run_id, None)
+            self._known.pop(run_id, None)
             if key is not None and self._nudges.get(key) is nudged:
                 del self._nudges[key]
                 self._awaiting_healthy.discard(key)
@@ -127,9 +131,9 @@ class Runner:
             return True
         if run.paused:
             return False
-        rows, progress = run_reads.read_set(self.db, run)
-        self._forget_gone(run, rows, progress)
-        return self._choose(run, *run_reads.members(run, rows, progress, self.health), now)
+        known = self._set(run)
+        self._forget_gone(run, known)
+        return self._choose(run, *known.members(run.scale_set_key, self.health), now)
 
     def _choose(self, run: sa.Row[Any], members: list[Member], unknown: frozenset[int], now: datetime) -> bool:
         """The next batch, from the set as read (`members`; `unknown`: those whose verdict is not
@@ -158,6 +162,8 @@ class Runner:
                     runs.update(conn, run.id, phase="approval", batch=batch, phase_since=now)
                 else:
                     touched = self._launch(conn, run, batch, now)
+        if isinstance(decision, planner.Batch):
+            self._told(run, decision.ids, Progress.IN_FLIGHT)
         self.actions.wake(run.scale_set_key, touched)
         return True
 
@@ -206,10 +212,10 @@ class Runner:
         if run_reads.batch_waits(run, ends, self.health, self._policy(run), self._waited(run, self.clock.now())):
             self._awaiting_healthy.add(run.scale_set_key)
             return False
-        rows, progress = run_reads.read_set(self.db, run)
-        gone = self._forget_gone(run, rows, progress)
+        known = self._set(run, ends.values())
+        gone = self._forget_gone(run, known)
         batch = tuple(i for i in run.batch if i not in gone)  # an instance deleted meanwhile left the batch
-        members, unknown = run_reads.members(run, rows, progress, self.health)
+        members, unknown = known.members(run.scale_set_key, self.health)
         now = self.clock.now()
         policy = self._policy(run)
         failed = run_reads.failed_reimages(run, ends)
@@ -241,6 +247,8 @@ class Runner:
                     self._begin_rollback(conn, run, outcome.roll_back, error, now)
                 else:
                     self._end(conn, run, "Faulted", error, now)
+        self._told(run, [i for i in batch if i not in bad], Progress.UPGRADED)
+        self._told(run, bad, Progress.FAILED)
         if isinstance(outcome, planner.Stop) and outcome.roll_back:
             self.actions.wake(run.scale_set_key, list(outcome.roll_back))  # a batch that goes on wrote no intents
         if phase == "next" and not run.cancel_requested and not run.paused:
@@ -334,12 +342,31 @@ class Runner:
         runs.update(conn, run.id, state="RollingBack", phase="rollback", batch=sorted(targets), error=error, phase_since=now)
         self.actions.reimage(conn, run.scale_set_key, targets, run.op_id)
 
-    def _forget_gone(self, run: sa.Row[Any], rows: dict[int, Any], progress: dict[int, Progress]) -> set[int]:
+    def _set(self, run: sa.Row[Any], batch: Iterable[Any] = ()) -> KnownSet:
+        """The run's set (`batch`: its batch's rows, as just read): as kept, when the database's
+        sums agree with it; else read whole, and kept."""
+        known = self._known.get(run.id)
+        if known is not None and known.agrees(batch, known_sets.look(self.db, run)):
+            return known
+        rows, progress = run_reads.read_set(self.db, run)
+        known = self._known[run.id] = KnownSet(rows.values(), progress)
+        return known
+
+    def _told(self, run: sa.Row[Any], ids: Iterable[int], progress: Progress) -> None:
+        """The run wrote this progress of these members: what it keeps of its set follows. (Were it
+        not told, the members' tally would disagree at the next look, which reads the set whole.)"""
+        known = self._known.get(run.id)
+        if known is not None:
+            known.set(ids, progress)
+
+    def _forget_gone(self, run: sa.Row[Any], known: KnownSet) -> set[int]:
         """Members whose instance left the set leave the run: a write only when there are some."""
-        if not run_reads.gone(rows, progress):
-            return set()
-        with self._writing(run) as conn:
-            return run_reads.forget_gone(conn, run, rows, progress)
+        left = known.gone()
+        if left:
+            with self._writing(run) as conn:
+                runs.forget(conn, run.id, sorted(left))
+            known.forget(left)
+        return left
 
     def _end(self, conn: sa.Connection, run: sa.Row[Any], state: str, error: dict[str, Any] | None, now: datetime) -> None:
         runs.update(conn, run.id, state=state, phase="done", batch=[], error=error, ended_at=now, phase_since=now)
