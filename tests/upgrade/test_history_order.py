@@ -19,7 +19,7 @@ async def test_of_two_runs_begun_in_one_instant_the_later_is_listed_first(tmp_pa
             made = []
             for _ in range(3):
                 made.append(runs.create(conn, scale_set_key=key, started_by="User", target_urn="x", force=False,
-                                        policy=Policy(), members={}, op_id=None, now=now))
+                                        policy=Policy(), op_id=None, now=now))
                 runs.update(conn, made[-1], state="Cancelled")
         with kit.plane.ctx.db.reading() as conn:
             listed = runs.history(conn, key)

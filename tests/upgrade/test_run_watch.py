@@ -12,7 +12,7 @@ from pathlib import Path
 
 from scaleset.service.scale_sets import key_of
 from scaleset.upgrade import runs
-from scaleset.upgrade.planner import Policy, Progress
+from scaleset.upgrade.planner import Policy
 from tests.upgrade.engine_kit import SUB, engine
 
 
@@ -44,7 +44,7 @@ async def test_a_run_begun_while_the_watch_reads_another_scale_set_is_taken_up_a
         assert kit.plane.health.healthy(idle) == {}
         with kit.plane.ctx.db.transaction() as conn:
             runs.create(conn, scale_set_key=idle, started_by="User", target_urn="Canonical:UbuntuServer:18.04-LTS:1.0.0",
-                        force=False, policy=Policy(), members={i: (Progress.PENDING, None) for i in range(3)}, op_id=None, now=kit.clock.now())
+                        force=True, policy=Policy(), op_id=None, now=kit.clock.now())
         kit.plane.health.nudge(key_of(SUB, "rg", "busy"))  # a read of another scale set comes first
         await kit.clock.sleep(0.5)
         await kit.clock.sleep(10)  # the watch's reread of the whole store

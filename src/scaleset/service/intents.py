@@ -34,8 +34,7 @@ def live_instances(conn: sa.Connection, scale_set_key: str, *columns: sa.ColumnE
     """Instances not on their way out, by instance id: their `columns`, or whole rows."""
     return conn.execute(
         sa.select(*(columns or (instances,)))
-        .where(instances.c.scale_set_key == scale_set_key,
-               sa.or_(instances.c.pending_action.is_(None), instances.c.pending_action != "delete"))
+        .where(instances.c.scale_set_key == scale_set_key, runs.LIVE)
         .order_by(instances.c.instance_id)
     ).all()
 

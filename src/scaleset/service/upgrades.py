@@ -108,12 +108,12 @@ class Upgrades:
         with self.ctx.db.reading() as conn:
             scale_set = require_scale_set(conn, sub, group, name)
             target = self._target(conn, scale_set)
-            live = intents.live_instances(conn, scale_set.key)
+            live = intents.live_instances(conn, scale_set.key, instances.c.instance_id, instances.c.zone,
+                                          instances.c.update_domain, runs.behind(target.urn).label("behind"))
             history = runs.history(conn, scale_set.key)
         policy = effective_policy(scale_set.body, started_by="User", health_wait=self.ctx.settings.health_wait)
         health = self.health.healthy(scale_set.key)
-        skipped = {row.instance_id: f"already runs {target.version}" for row in live
-                   if not force and _bound_for(row) == target.urn}
+        skipped = {row.instance_id: f"already runs {target.version}" for row in live if not force and not row.behind}
         members = [Member(row.instance_id, bool(health.get(row.instance_id, True)),
                           Progress.SKIPPED if row.instance_id in skipped else Progress.PENDING, row.zone, row.update_domain)
                    for row in live]
@@ -180,29 +180,25 @@ class Upgrades:
         if scale_set.provisioning_state == "Deleting" or runs.active_for(conn, scale_set.key) is not None:
             return None  # one run at a time; a run already under way moves to its own target
         target = self._target(conn, scale_set)
-        live = intents.live_instances(conn, scale_set.key, *_BOUND_COLUMNS)
-        if all(_bound_for(row) == target.urn for row in live):
+        if not _any_behind(conn, scale_set.key, target.urn):
             return None  # nothing runs behind the newest version (an older one was published): no run
-        run_id, _ = self._begin(conn, scale_set, started_by="Platform", force=False, known=(target, live))
+        run_id, _ = self._begin(conn, scale_set, started_by="Platform", force=False, target=target)
         return run_id
 
     def _begin(self, conn: sa.Connection, scale_set: sa.Row[Any], *, started_by: str, force: bool,
-               known: tuple[ImageReference, list[sa.Row[Any]]] | None = None) -> tuple[str, str]:
-        """Begin a run (`known`: its target and live instances, when the caller read them already)."""
+               target: ImageReference | None = None) -> tuple[str, str]:
+        """Begin a run (`target`: the image it upgrades to, when the caller resolved it already)."""
         if scale_set.provisioning_state == "Deleting":
             raise not_allowed(f"The scale set '{scale_set.name}' is being deleted.")
         if runs.active_for(conn, scale_set.key) is not None:
             raise ArmError(409, "RollingUpgradeInProgress", "Another rolling upgrade is already in progress on this scale set.")
         now = self.ctx.clock.now()
-        target, live = known or (self._target(conn, scale_set), intents.live_instances(conn, scale_set.key, *_BOUND_COLUMNS))
+        target = target or self._target(conn, scale_set)
         policy = effective_policy(scale_set.body, started_by=started_by, health_wait=self.ctx.settings.health_wait)
-        members = {row.instance_id: (Progress.PENDING if force or _bound_for(row) != target.urn else Progress.SKIPPED,
-                                     row.image_urn or row.pending_image)
-                   for row in live}
         op = operations.begin(conn, subscription=scale_set.subscription_id, location=scale_set.location,
                               resource_key=scale_set.key, kind=operations.RUN_KIND, now=now)
         run_id = runs.create(conn, scale_set_key=scale_set.key, started_by=started_by, target_urn=target.urn, force=force,
-                             policy=policy, members=members, op_id=op, now=now)
+                             policy=policy, op_id=op, now=now)
         runs.prune(conn, scale_set.key, keep=self.ctx.settings.history_keep, window_seconds=self.ctx.settings.history_window, now=now)
         return run_id, op
 
@@ -293,19 +289,10 @@ class Upgrades:
             return scale_set, [(run, runs.counts(runs.members(conn, run.id))) for run in kept[: self.ctx.settings.history_keep]]
 
 
-# What _bound_for reads of an instance (a thousand of them as each run begins; not the JSON columns).
-_BOUND_COLUMNS = (instances.c.instance_id, instances.c.pending_action, instances.c.pending_image, instances.c.image_urn)
-
-
-def _bound_for(row: sa.Row[Any]) -> str | None:
-    """The image an instance runs, or is being created or reimaged with right now.
-
-    An instance still being created on the target (a scale-out just before the start) is not
-    behind it, and must not be reimaged once it is up.
-    """
-    if row.pending_action in ("create", "reimage") and row.pending_image:
-        return row.pending_image
-    return row.image_urn
+def _any_behind(conn: sa.Connection, scale_set_key: str, target_urn: str) -> bool:
+    """Whether any live instance of the scale set is not bound for the target."""
+    return conn.execute(sa.select(sa.exists().where(
+        instances.c.scale_set_key == scale_set_key, runs.LIVE, runs.behind(target_urn)))).scalar_one()
 
 
 def _seconds_per_batch(history: list[sa.Row[Any]], health_wait: float) -> tuple[float, str]:

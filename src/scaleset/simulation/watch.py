@@ -63,10 +63,11 @@ class StoreWatch:
                                               policy=dict(values["policy"]), op_id=values.get("op_id"))
             self.observer.note(f"run created {self._name(values['scale_set_key'])} by {values.get('started_by')}")
         elif head.startswith("INSERT INTO UPGRADE_MEMBERS"):
-            for values in written:
-                run = self.runs.get(values["run_id"])
-                if run is not None:
-                    run.initial = run.initial | {int(values["instance_id"])}
+            # The database chose the members (INSERT ... SELECT): they are read back in the same transaction.
+            run = self.runs.get(written[0]["run_id"])
+            if run is not None:
+                chosen = _conn.execute(sa.select(upgrade_members.c.instance_id).where(upgrade_members.c.run_id == run.id))
+                run.initial = run.initial | set(chosen.scalars())
         elif head.startswith("UPDATE UPGRADE_RUNS"):
             run_id = next((v for k, v in written[0].items() if k.startswith("id")), None)
             run = self.runs.get(run_id)
