@@ -52,8 +52,8 @@ class Context:
     leases: Leases
     settings: Settings = field(default_factory=Settings)
     # Set by the control plane: intents were written for this scale set (None: maybe for any), for
-    # the instances of the ids given (None: maybe any).
-    wake: Callable[..., None] = lambda _scale_set_key=None, _ids=None: None
+    # the instances of the ids given (None: maybe any); all of them the action given, if one is.
+    wake: Callable[..., None] = lambda _scale_set_key=None, _ids=None, _action=None: None
     # Set by the control plane: instances of this scale set (those of the ids given, or any)
     # finished an action (its outcome is written), which its health watch and its run want to know
     # at once.

@@ -113,10 +113,15 @@ class ControlPlane:
             self.upgrades.trigger()
         self.deployments.fail(orphaned)
 
-    def _intents_written(self, scale_set_key: str | None = None, ids: list[int] | None = None) -> None:
-        """The reconciler carries them out, and the machines they name change: the health watch looks."""
+    def _intents_written(self, scale_set_key: str | None = None, ids: list[int] | None = None,
+                         action: str | None = None) -> None:
+        """The reconciler carries them out, and the machines they name change: the health watch
+        looks, or is told (all `ids` given `action`, and nothing else written of them)."""
         self.reconciler.wake(scale_set_key)
-        self.health.nudge(scale_set_key, ids)
+        if scale_set_key is not None and ids is not None and action is not None:
+            self.health.intended(scale_set_key, ids, action)
+        else:
+            self.health.nudge(scale_set_key, ids)
 
     def _lease_gained(self, name: str) -> None:
         """A scale set just became ours (new, or taken over, by whatever took its lease): the

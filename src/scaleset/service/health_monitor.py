@@ -94,6 +94,25 @@ class HealthMonitor(Probing):
             self._reread.setdefault(scale_set_key, set()).update(ids)  # type: ignore[union-attr]
         self._look_now.set()
 
+    def intended(self, scale_set_key: str, ids: list[int], action: str) -> None:
+        """These instances were each given an intent of `action` (their action_seq bumped, the
+        action pending) and nothing else: taken from what the watch holds of them, without a read,
+        when that is the store's (no read of them is pending, none shared with other replicas)."""
+        members, pending = self._by_set.get(scale_set_key), self._reread.get(scale_set_key, ())
+        if members is None or pending is None or self._read_at is None or self._shared.sharing:
+            self.nudge(scale_set_key, ids)
+            return
+        unread, rows = [], []
+        for instance_id in ids:
+            watched = members.get(instance_id)
+            if watched is None or watched.row is None or instance_id in pending:
+                unread.append(instance_id)
+            else:
+                rows.append(watched.row._replace(action_seq=watched.row.action_seq + 1, pending_action=action))
+        if unread:
+            self.nudge(scale_set_key, unread)
+        self.told(scale_set_key, rows)
+
     def told(self, scale_set_key: str, rows: list[Seen]) -> None:
         """What instances are now, from whoever just wrote it (their actions' outcomes): taken as a
         read of them would be, without one. Those it cannot take so are read: not watched here yet,

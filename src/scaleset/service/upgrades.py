@@ -335,6 +335,6 @@ class _Actions:
                                                          operations_table.c.status == operations.IN_PROGRESS)
                          .values(status=status, error=error, ended_at=self.ctx.clock.now()))
 
-    def wake(self, scale_set_key: str, ids: list[int] | None = None) -> None:
-        self.ctx.wake(scale_set_key, ids)
+    def wake(self, scale_set_key: str, ids: list[int] | None = None, action: str | None = None) -> None:
+        self.ctx.wake(scale_set_key, ids, action)
 

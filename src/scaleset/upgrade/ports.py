@@ -24,8 +24,9 @@ class Actions(Protocol):
     def finish(self, conn: sa.Connection, op_id: str | None, status: str, error: dict[str, Any] | None) -> None:
         """End the run's long-running operation."""
 
-    def wake(self, scale_set_key: str, ids: list[int] | None = None) -> None:
-        """New intents were written for the scale set (for the instances of `ids`, when given)."""
+    def wake(self, scale_set_key: str, ids: list[int] | None = None, action: str | None = None) -> None:
+        """New intents were written for the scale set (for the instances of `ids`, when given; all
+        of them this `action`, and nothing else of them, when it is given)."""
 
 
 class HealthView(Protocol):

@@ -147,7 +147,7 @@ class Runner:
                 pass  # unless the scale set is no longer ours (LeaseLost): its new holder carries the run on
             return False
         decision = planner.next_batch(members, self._policy(run), first=run.batch_count == 0)
-        touched = None  # the instances given intents, when known
+        touched, action = None, None  # the instances given intents, when known, and the action when one for all
         with self._writing(run) as conn:
             if isinstance(decision, planner.Done):
                 self._end(conn, run, "Completed", None, now)
@@ -161,10 +161,10 @@ class Runner:
                     # Deferred: the batch waits until each of its instances is approved.
                     runs.update(conn, run.id, phase="approval", batch=batch, phase_since=now)
                 else:
-                    touched = self._launch(conn, run, batch, now)
+                    touched, action = self._launch(conn, run, batch, now)
         if isinstance(decision, planner.Batch):
             self._told(run, decision.ids, Progress.IN_FLIGHT)
-        self.actions.wake(run.scale_set_key, touched)
+        self.actions.wake(run.scale_set_key, touched, action)
         return True
 
     async def _approval(self, run: sa.Row[Any]) -> bool:
@@ -179,13 +179,13 @@ class Runner:
                 return True
             if not all(members[i].approved for i in batch):
                 return False
-            touched = self._launch(conn, run, batch, now)
-        self.actions.wake(run.scale_set_key, touched)
+            touched, action = self._launch(conn, run, batch, now)
+        self.actions.wake(run.scale_set_key, touched, action)
         return True
 
-    def _launch(self, conn: sa.Connection, run: sa.Row[Any], batch: list[int], now: datetime) -> list[int]:
+    def _launch(self, conn: sa.Connection, run: sa.Row[Any], batch: list[int], now: datetime) -> tuple[list[int], str]:
         """Start a chosen batch: reimage it in place, or (maxSurge) create its replacements first.
-        Returns the instances given intents.
+        Returns the instances given intents, and their action.
 
         With maxSurge the run's batch is the new instances (their health is what is waited on);
         the ones they replace are the members in flight.
@@ -193,10 +193,10 @@ class Runner:
         if self._policy(run).max_surge:
             new = self.actions.surge(conn, run.scale_set_key, len(batch), run.target_urn, run.op_id)
             runs.update(conn, run.id, phase="batch", batch=new, phase_since=now)
-            return new
+            return new, "create"
         runs.update(conn, run.id, phase="batch", batch=batch, phase_since=now)
         self.actions.reimage(conn, run.scale_set_key, {i: run.target_urn for i in batch}, run.op_id)
-        return batch
+        return batch, "reimage"
 
     async def _batch(self, run: sa.Row[Any]) -> bool:
         if self._pending(run):
