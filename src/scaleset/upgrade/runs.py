@@ -6,12 +6,14 @@ run exactly where it stood.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
+from scaleset.store import database
 from scaleset.store.database import Database
 from scaleset.store.tables import instances, upgrade_members, upgrade_runs
 from scaleset.upgrade.planner import Policy, Progress
@@ -130,9 +132,17 @@ def set_progress(conn: sa.Connection, run_id: str, ids: list[int] | tuple[int, .
         values["batch_index"] = batch_index
     if error is not None:
         values["error"] = error
-    conn.execute(upgrade_members.update()
-                 .where(upgrade_members.c.run_id == run_id, upgrade_members.c.instance_id.in_(list(ids)))
-                 .values(**values))
+    database.write(conn, _progress_update(tuple(values)),
+                   {"run": run_id, "ids": list(ids), **{f"new_{name}": value for name, value in values.items()}})
+
+
+@functools.cache
+def _progress_update(names: tuple[str, ...]) -> sa.Update:
+    """The UPDATE of these columns of some of a run's members, kept: each batch of every run sets
+    its members' progress twice, straight on the database driver (`database.write`)."""
+    return upgrade_members.update().where(
+        upgrade_members.c.run_id == sa.bindparam("run"), upgrade_members.c.instance_id.in_(sa.bindparam("ids", expanding=True))
+    ).values({name: sa.bindparam(f"new_{name}") for name in names})
 
 
 def approve(conn: sa.Connection, run_id: str, ids: list[int] | None) -> int:
