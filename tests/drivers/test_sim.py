@@ -304,6 +304,18 @@ async def test_it_reports_each_change_of_a_machine_to_its_watchers_until_they_st
     assert len(reported) == 4
 
 
+async def test_an_app_warm_at_that_very_instant_is_healthy_or_vouched_for_only_until_then(sim: Sim) -> None:
+    # In floating point `now - since >= warmup` and `since + warmup <= now` can disagree (here
+    # 0.9666... - 0.6666... is 0.2999...): the app answered unhealthy while the driver vouched that
+    # nothing would change, and the health watch never probed it again.
+    spec = sim.spec(await sim.image("1", bootSeconds=2 / 3, warmupSeconds=0.3))
+    await sim.driver.create(spec)
+    await sim.clock.sleep(0.3)
+    answer, holds = sim.driver.healthy(spec.key), sim.driver.quiet_until(spec.key)
+    await sim.clock.sleep(1)
+    assert sim.clock.monotonic() >= holds or sim.driver.healthy(spec.key) == answer
+
+
 async def test_a_health_answer_holds_until_the_warm_up_ends_then_until_a_change(sim: Sim) -> None:
     spec = sim.spec(await sim.image("1", warmupSeconds=30))
     await sim.driver.create(spec)

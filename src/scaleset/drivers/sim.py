@@ -203,7 +203,7 @@ class SimDriver(Driver):
         machine = self._machines.get(key)
         if machine is None or machine.power is not PowerState.RUNNING or machine.healthy is not None:
             return math.inf
-        warm = machine.running_since + machine.image.warmup_seconds
+        warm = _warm_at(machine)
         return warm if machine.image.healthy and warm > self._clock.monotonic() else math.inf
 
     async def close(self) -> None:
@@ -217,7 +217,7 @@ class SimDriver(Driver):
             return False
         if machine.healthy is not None:
             return machine.healthy
-        return machine.image.healthy and self._clock.monotonic() - machine.running_since >= machine.image.warmup_seconds
+        return machine.image.healthy and self._clock.monotonic() >= _warm_at(machine)
 
     def inject(
         self,
@@ -346,3 +346,10 @@ class SimDriver(Driver):
                 self._run(machine)
             elif machine.power in (PowerState.STOPPING, PowerState.DEALLOCATING):
                 machine.power = PowerState.STOPPED if machine.power is PowerState.STOPPING else PowerState.DEALLOCATED
+
+
+def _warm_at(machine: Machine) -> float:
+    """When the machine's app has warmed up: one sum for both the answer and how long it holds. In
+    floating point `now - since >= warmup` and `since + warmup <= now` can disagree, and an app then
+    answered unhealthy while the driver vouched that nothing would change: no probe came again."""
+    return machine.running_since + machine.image.warmup_seconds
