@@ -69,12 +69,15 @@ class Reconciler:
         self.others_alive = True
         self._tasks: list[asyncio.Task[None]] = []
         ctx.leases.lost.append(self._lease_lost)
-        # A driver that reports its machines' changes is asked only about those (and about the
-        # machines whose action just ended); None: every idle machine is looked at each time.
+        # A driver that reports its machines' changes is asked only about those; None: every idle
+        # machine is looked at each time.
         self._changed: set[str] | None = None
         # The machines of the intents in flight: what the driver reports of them meanwhile is the
-        # action's doing, and their outcome has them looked at after (`_outcome`).
+        # action's doing, which its outcome records; unless reported after the outcome took their
+        # states (`_ended`): those (`_late`) are looked at once the action is done.
         self._flying: set[str] = set()
+        self._ended: set[str] = set()
+        self._late: set[str] = set()
         self._unwatch = ctx.driver.watch(self._machine_changed)
         self._held: set[str] = set()  # the leases held at the last look
 
@@ -193,6 +196,12 @@ class Reconciler:
 
     def _done(self, slots: list[tuple[str, int]], machines: list[str]) -> None:
         self._flying.difference_update(machines)
+        self._ended.difference_update(machines)
+        late = self._late.intersection(machines)
+        if late:
+            self._late -= late
+            if self._changed is not None:
+                self._changed |= late
         for slot in slots:
             self._inflight.pop(slot, None)
             self._recheck.add(slot)  # a newer intent may be waiting for this instance
@@ -253,7 +262,9 @@ class Reconciler:
             # A create whose intent a newer one replaced before it was recorded (a crash cut it
             # short) leaves no image in the store: learn it from the machine.
             on_disk = await self._image_on_disk(row.machine_key) if row.image_urn is None else None
-        if self._changed is not None:
+        if extensions is not None:
+            self._ended.add(row.machine_key)  # its states as the action left them are taken: a change from here on is news
+        elif self._changed is not None:
             self._changed.add(row.machine_key)  # its states as the action left them are looked at next
         return Outcome(row, error, model_version, on_disk, extensions)
 
@@ -360,8 +371,12 @@ class Reconciler:
             self.ctx.acted(scale_set_key)  # a machine changed by itself (it stopped, say): so may its health
 
     def _machine_changed(self, machine_key: str) -> None:
-        if self._changed is not None and machine_key not in self._flying:
+        if self._changed is None:
+            return  # the next look reads every machine
+        if machine_key not in self._flying:
             self._changed.add(machine_key)
+        elif machine_key in self._ended:
+            self._late.add(machine_key)
 
     def _store_extensions(self, row: Intent, extensions: list[dict[str, str]]) -> None:
         """Keep extension progress visible while provisioning waits on it."""
