@@ -1,5 +1,5 @@
-"""What a run keeps of its set (`KnownSet`) says what reading it whole says (`run_reads`), and its
-sums follow what the run writes."""
+"""What a run keeps of its set (`KnownSet`) gives the planner the set as the rules say, and its sums
+follow what the run writes."""
 
 from __future__ import annotations
 
@@ -10,13 +10,11 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scaleset.upgrade import run_reads
 from scaleset.upgrade.known_sets import KnownSet
-from scaleset.upgrade.planner import Progress
+from scaleset.upgrade.planner import Member, Progress
 
 Row = namedtuple("Row", "instance_id pending_action action_seq zone update_domain")
 KEY = "/subscriptions/s/resourcegroups/rg/providers/microsoft.compute/virtualmachinescalesets/web"
-RUN = namedtuple("Run", "scale_set_key")(KEY)
 
 
 class View:
@@ -47,17 +45,28 @@ def scale_sets(draw: st.DrawFn) -> tuple[list[Row], dict[int, Progress], View]:
     return rows, progress, View(verdicts)
 
 
-def whole(rows: list[Row], progress: dict[int, Progress]) -> tuple[dict[int, Any], dict[int, Progress]]:
-    return {row.instance_id: row for row in rows}, dict(progress)
+def planner_view(rows: list[Row], progress: dict[int, Progress], view: View) -> tuple[list[Member], frozenset[int]]:
+    """The rules, plainly: every instance not being deleted, by id, healthy only on a verdict of its
+    current action, SKIPPED when not a member; and those whose verdict is not in."""
+    staying = sorted((row for row in rows if row.pending_action != "delete"), key=lambda row: row.instance_id)
+    health = view.healthy(KEY, {row.instance_id: row.action_seq for row in rows})
+    return ([Member(row.instance_id, health.get(row.instance_id) is True, progress.get(row.instance_id, Progress.SKIPPED),
+                    row.zone, row.update_domain) for row in staying],
+            frozenset(row.instance_id for row in staying if health.get(row.instance_id) is None))
+
+
+def departed(rows: list[Row], progress: dict[int, Progress]) -> set[int]:
+    """Pending and in-flight members whose instance is gone or being deleted."""
+    staying = {row.instance_id for row in rows if row.pending_action != "delete"}
+    return {i for i, p in progress.items() if i not in staying and p in (Progress.PENDING, Progress.IN_FLIGHT)}
 
 
 @given(scale_sets())
-def test_kept_it_gives_the_planner_and_the_departures_what_a_whole_read_does(drawn: Any) -> None:
+def test_kept_it_gives_the_planner_its_view_and_the_departures_as_the_rules_say(drawn: Any) -> None:
     rows, progress, view = drawn
     known = KnownSet(reversed(rows), progress)  # in any order
-    read, kept_progress = whole(rows, progress)
-    assert known.members(KEY, view) == run_reads.members(RUN, read, kept_progress, view)
-    assert known.gone() == run_reads.gone(read, kept_progress)
+    assert known.members(KEY, view) == planner_view(rows, progress, view)
+    assert known.gone() == departed(rows, progress)
     assert known.progress_of() == progress
 
 

@@ -121,7 +121,11 @@ class KnownSet:
                     self.progress[at] = 0
 
     def gone(self) -> set[int]:
-        """As `run_reads.gone`: pending and in-flight members whose instance left (or is leaving)."""
+        """Members whose instance left the scale set (deleted, or being deleted), which leave the run.
+
+        Only pending and in-flight ones: a member that has had its outcome keeps it, whatever
+        happens to its instance after (maxSurge deletes every instance it replaced).
+        """
         left = {i for i, p in self.orphans.items() if p in _UNSETTLED}
         for at, flags in enumerate(self.flags):
             if flags & _DELETING and _CODES[self.progress[at]] in _UNSETTLED:
@@ -129,8 +133,9 @@ class KnownSet:
         return left
 
     def members(self, scale_set_key: str, view: HealthView) -> tuple[list[Member], frozenset[int]]:
-        """As `run_reads.members`: the set as the planner sees it, and the instances whose verdict
-        is not in yet."""
+        """The set as the planner sees it, an instance whose verdict is not in yet counted
+        unhealthy; and those instances (the choice of a batch waits for their verdicts, a judgment
+        only when they would stop the run)."""
         health = view.healthy(scale_set_key, dict(zip(self.ids, self.seqs)))
         found: list[Member] = []
         unknown: set[int] = set()

@@ -1,5 +1,6 @@
-"""What a run reads of its scale set to judge it: the instances, the members, and the planner's
-view of them; and the error it ends with when a batch stops it."""
+"""What a run reads of its scale set to judge it: the instances and the members (`known_sets`
+keeps them between batches, and gives the planner its view of them); and the error it ends with
+when a batch stops it."""
 
 from __future__ import annotations
 
@@ -74,50 +75,10 @@ def read_set(db: Database, run: sa.Row[Any]) -> tuple[dict[int, Any], dict[int, 
     return {row.instance_id: row for row in typed}, progress
 
 
-def gone(rows: dict[int, Any], progress: dict[int, Progress]) -> set[int]:
-    """Members whose instance left the scale set (deleted, or being deleted), which leave the run.
-
-    Only pending and in-flight ones: a member that has had its outcome keeps it, whatever
-    happens to its instance after (maxSurge deletes every instance it replaced).
-    """
-    unsettled = (Progress.PENDING, Progress.IN_FLIGHT)
-    return {i for i, p in progress.items() if (i not in rows or rows[i].pending_action == "delete") and p in unsettled}
-
-
-def forget_gone(conn: sa.Connection, run: sa.Row[Any], rows: dict[int, Any], progress: dict[int, Progress]) -> set[int]:
-    """The members `gone` names leave the run (and `progress`)."""
-    left = gone(rows, progress)
-    runs.forget(conn, run.id, sorted(left))
-    for instance_id in left:
-        del progress[instance_id]
-    return left
-
-
 def failed_reimages(run: sa.Row[Any], rows: dict[int, sa.Row[Any]]) -> dict[int, str]:
     """The batch's instances whose reimage failed, and why (`rows`: the batch's, as `instance_rows` reads them)."""
     return {i: rows[i].last_error or "the reimage failed" for i in run.batch
             if i in rows and rows[i].provisioning_state == "Failed"}
-
-
-def members(run: sa.Row[Any], rows: dict[int, sa.Row[Any]], progress: dict[int, Progress],
-            view: HealthView) -> tuple[list[Member], frozenset[int]]:
-    """The set as the planner sees it, an instance whose verdict is not in yet counted unhealthy;
-    and those instances (the choice of a batch waits for their verdicts, a judgment only when
-    they would stop the run)."""
-    health = view.healthy(run.scale_set_key, {i: row.action_seq for i, row in rows.items()})
-    found: list[Member] = []
-    unknown: set[int] = set()
-    for instance_id in sorted(rows):
-        row = rows[instance_id]
-        if row.pending_action == "delete":
-            continue
-        verdict = health.get(instance_id)
-        if verdict is None:
-            unknown.add(instance_id)
-        # Not a member: joined after the start, so SKIPPED.
-        found.append(Member(instance_id, verdict is True, progress.get(instance_id, Progress.SKIPPED), row.zone,
-                            row.update_domain))
-    return found, frozenset(unknown)
 
 
 def stop_error(outcome: planner.Stop, batch: list[int] | tuple[int, ...], bad: set[int], failed: dict[int, str]) -> dict[str, Any]:

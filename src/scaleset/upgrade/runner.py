@@ -261,9 +261,9 @@ class Runner:
         """maxSurge: once the new instances are judged, the old ones go (or, on a stop that rolls
         back, the new ones go and the old ones keep serving, untouched)."""
         new = tuple(run.batch)
-        rows, progress = run_reads.read_set(self.db, run)
-        old = sorted(i for i, p in progress.items() if p == Progress.IN_FLIGHT)
-        members, unknown = run_reads.members(run, rows, progress, self.health)
+        known = self._set(run)
+        old = sorted(i for i, p in known.progress_of().items() if p == Progress.IN_FLIGHT)
+        members, unknown = known.members(run.scale_set_key, self.health)
         now = self.clock.now()
         policy = self._policy(run)
         failed = run_reads.failed_reimages(run, run_reads.instance_rows(self.db, run.scale_set_key, new))
@@ -318,7 +318,8 @@ class Runner:
         states = run_reads.instance_rows(self.db, run.scale_set_key)  # settled: no action is under way
         with self._writing(run) as conn:
             members = runs.members(conn, run.id)  # whole rows: with the image each had before
-            gone = run_reads.forget_gone(conn, run, states, {i: Progress(m.progress) for i, m in members.items()})
+            gone = KnownSet(states.values(), {i: runs.PROGRESS[m.progress] for i, m in members.items()}).gone()
+            runs.forget(conn, run.id, sorted(gone))
             good, bad = [], []
             for instance_id in (i for i in run.batch if i not in gone):
                 row = states.get(instance_id)
