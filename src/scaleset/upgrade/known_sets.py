@@ -31,6 +31,7 @@ import sqlalchemy as sa
 
 from scaleset.store.database import Database
 from scaleset.store.tables import instances, upgrade_members
+from scaleset.upgrade import runs
 from scaleset.upgrade.planner import Member, Progress
 from scaleset.upgrade.ports import HealthView
 
@@ -42,7 +43,6 @@ _TALLY = sa.select(upgrade_members.c.progress, sa.func.count().label("count"), s
 
 _CODES = (None, *Progress)  # a member's progress as kept: its index here (0: not a member)
 _CODE = {p: n for n, p in enumerate(_CODES) if p is not None}
-_STORED = {str(p): p for p in Progress}
 _UNSETTLED = (Progress.PENDING, Progress.IN_FLIGHT)
 _ACTING, _DELETING = 1, 2  # flags of an instance: an action under way, and that action a delete
 
@@ -53,7 +53,7 @@ Tally = dict[Progress, tuple[int, int]]
 def look(db: Database, run: sa.Row[Any]) -> tuple[Print, Tally]:
     """The set's print and the members' tally, in one snapshot."""
     prints, tally = db.fetch((_PRINT, {"key": run.scale_set_key}), (_TALLY, {"run": run.id}))
-    return tuple(int(n) for n in prints[0]), {_STORED[p]: (int(n), int(s)) for p, n, s in tally}  # type: ignore[return-value]
+    return tuple(int(n) for n in prints[0]), {runs.PROGRESS[p]: (int(n), int(s)) for p, n, s in tally}  # type: ignore[return-value]
 
 
 class KnownSet:
