@@ -15,7 +15,6 @@ lease is still ours, so a replica that lost it changes neither the machine nor t
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable
 from typing import Any
@@ -32,6 +31,7 @@ from scaleset.service.dispatched import INTENTS, Intent, intent
 from scaleset.service.extension_states import said
 from scaleset.service.intents import ACTIONS
 from scaleset.service.machine_specs import SpecTemplate
+from scaleset.service.observation import Observing
 from scaleset.service.outcomes import Outcome, Outcomes
 from scaleset.store.leases import LeaseLost, scale_set_lease
 from scaleset.store.tables import instances
@@ -45,14 +45,9 @@ _PENDING = instances.c.pending_action.in_(ACTIONS)
 # actions, as a bind it fills (a literal list would be left for SQLAlchemy to expand).
 _SLOTS = sa.select(instances.c.scale_set_key, instances.c.instance_id).where(
     instances.c.scale_set_key == sa.bindparam("key"), instances.c.pending_action.in_(sa.bindparam("actions", expanding=True)))
-# What observation reads of an instance: the extensions as the text stored (see `observe`).
-_OBSERVED = sa.select(instances.c.scale_set_key, instances.c.machine_key, instances.c.power_state,
-                      sa.cast(instances.c.extensions, sa.Text).label("extensions"), instances.c.pending_action)
-_BY_MACHINE = _OBSERVED.where(instances.c.machine_key.in_(sa.bindparam("keys", expanding=True)))
-_BY_SET = _OBSERVED.where(instances.c.scale_set_key.in_(sa.bindparam("keys", expanding=True)))
 
 
-class Reconciler:
+class Reconciler(Observing):
     def __init__(self, ctx: Context, artifacts: ArtifactStore) -> None:
         self.ctx = ctx
         self.artifacts = artifacts
@@ -69,17 +64,9 @@ class Reconciler:
         self.others_alive = True
         self._tasks: list[asyncio.Task[None]] = []
         ctx.leases.lost.append(self._lease_lost)
-        # A driver that reports its machines' changes is asked only about those; None: every idle
-        # machine is looked at each time.
-        self._changed: set[str] | None = None
-        # The machines of the intents in flight: what the driver reports of them meanwhile is the
-        # action's doing, which its outcome records; unless reported after the outcome took their
-        # states (`_ended`): those (`_late`) are looked at once the action is done.
-        self._flying: set[str] = set()
-        self._ended: set[str] = set()
-        self._late: set[str] = set()
+        self._changed = None  # everything at the first look (Observing)
+        self._flying, self._ended, self._late, self._held = set(), set(), set(), set()
         self._unwatch = ctx.driver.watch(self._machine_changed)
-        self._held: set[str] = set()  # the leases held at the last look
 
     def wake(self, scale_set_key: str | None = None) -> None:
         """Look for intents: those of the scale set named, or any."""
@@ -315,68 +302,6 @@ class Reconciler:
             self._store_extensions(row, states)
             await self.ctx.clock.sleep(pause)
             pause = min(0.2, 2 * pause)
-
-    # -- observation --------------------------------------------------------------------------
-
-    async def observe(self) -> None:
-        """Refresh power and extension states of instances with no action under way.
-
-        One read, the driver's answers, then one write of only what changed: with thousands of
-        instances most of them change nothing between two looks. The extensions are read as the
-        text stored and compared with the driver's as it would be stored, not decoded: most rows
-        read are unchanged, or under an action and not looked at.
-        """
-        keys, taken_over = None, []
-        if self._unwatch is not None:
-            # Everything at the first look; then what the driver reported, and the instances of
-            # scale sets taken over since (what changed before was their last holder's to look at).
-            held = set(self.ctx.leases.held_names())
-            if self._changed is not None:
-                keys = sorted(self._changed)
-                taken_over = sorted(name.removeprefix(scale_set_lease("")) for name in held - self._held
-                                    if name.startswith(scale_set_lease("")))
-            self._changed, self._held = set(), held
-        if keys is None:
-            with self.ctx.db.reading() as conn:
-                rows = conn.execute(_OBSERVED.where(instances.c.pending_action.is_(None))).all()
-        else:
-            # Idle ones are picked here, not in SQL: there, the index on pending_action would be
-            # chosen, and it has every idle instance of the store under NULL. Straight on the
-            # driver: the instances of every batch are read here several times as they come back.
-            reads = [(query, {"keys": values}) for query, values in ((_BY_MACHINE, keys), (_BY_SET, taken_over)) if values]
-            rows = [row for found in self.ctx.db.rows(*reads) for row in found] if reads else []
-        idle = [row for row in rows if row.pending_action is None]
-        changes: dict[str, list[dict[str, Any]]] = {}
-        for row in idle:
-            if not self.ctx.leases.holds(scale_set_lease(row.scale_set_key)):
-                continue  # another replica watches it
-            status = await self.ctx.driver.status(row.machine_key)
-            power = row.power_state if status.power_state == PowerState.UNKNOWN else str(status.power_state)
-            extensions = said(status.extensions).states
-            # As SQLAlchemy stores JSON; text stored otherwise (equal, but spaced differently) costs one write.
-            if power != row.power_state or json.dumps(extensions) != row.extensions:
-                changes.setdefault(row.scale_set_key, []).append(
-                    {"key": row.machine_key, "power_state": power, "extensions": extensions})
-        for scale_set_key, found in changes.items():
-            with self.ctx.db.transaction() as conn:
-                try:
-                    self.ctx.leases.fence(conn, scale_set_lease(scale_set_key))
-                except LeaseLost:
-                    continue
-                for change in found:
-                    # Only while still idle: an intent written meanwhile owns the row's states.
-                    conn.execute(instances.update()
-                                 .where(instances.c.machine_key == change["key"], instances.c.pending_action.is_(None))
-                                 .values(power_state=change["power_state"], extensions=change["extensions"]))
-            self.ctx.acted(scale_set_key)  # a machine changed by itself (it stopped, say): so may its health
-
-    def _machine_changed(self, machine_key: str) -> None:
-        if self._changed is None:
-            return  # the next look reads every machine
-        if machine_key not in self._flying:
-            self._changed.add(machine_key)
-        elif machine_key in self._ended:
-            self._late.add(machine_key)
 
     def _store_extensions(self, row: Intent, extensions: list[dict[str, str]]) -> None:
         """Keep extension progress visible while provisioning waits on it."""

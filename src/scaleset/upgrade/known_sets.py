@@ -31,7 +31,7 @@ import sqlalchemy as sa
 
 from scaleset.store.database import Database
 from scaleset.store.tables import instances, upgrade_members
-from scaleset.upgrade import runs
+from scaleset.upgrade import run_reads, runs
 from scaleset.upgrade.planner import Member, Progress
 from scaleset.upgrade.ports import HealthView
 
@@ -168,6 +168,35 @@ class KnownSet:
     def _count(self, progress: Progress, instance_id: int, sign: int) -> None:
         n, s = self.tally.get(progress, (0, 0))
         self.tally[progress] = (n + sign, s + sign * instance_id)
+
+
+class KnownSets:
+    """What a runner keeps of each run's set while it drives the run (run id -> KnownSet)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._kept: dict[str, KnownSet] = {}
+
+    def of(self, run: sa.Row[Any], batch: Iterable[Any] = ()) -> KnownSet:
+        """The run's set (`batch`: its batch's rows, as just read): as kept, when the database's
+        sums agree with it; else read whole, and kept."""
+        known = self._kept.get(run.id)
+        if known is not None and known.agrees(batch, look(self.db, run)):
+            return known
+        rows, progress = run_reads.read_set(self.db, run)
+        known = self._kept[run.id] = KnownSet(rows.values(), progress)
+        return known
+
+    def told(self, run_id: str, ids: Iterable[int], progress: Progress) -> None:
+        """The run wrote this progress of these members: what is kept of its set follows. (Were it
+        not told, the members' tally would disagree at the next look, which reads the set whole.)"""
+        known = self._kept.get(run_id)
+        if known is not None:
+            known.set(ids, progress)
+
+    def drop(self, run_id: str) -> None:
+        """The runner stopped driving the run, or may have written what it was not told."""
+        self._kept.pop(run_id, None)
 
 
 def _flags(pending_action: str | None) -> int:

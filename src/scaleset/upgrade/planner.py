@@ -173,6 +173,12 @@ def judge_batch(members: list[Member], batch: tuple[int, ...], policy: Policy, *
     return Wait(policy.health_wait - elapsed)
 
 
+def awaited(unknown: frozenset[int], waited: float, policy: Policy) -> frozenset[int]:
+    """The instances whose verdicts a judgment still waits for (`waited`: seconds of the health
+    wait spent): none once the wait is spent (a verdict still not in counts as unhealthy then)."""
+    return unknown if waited < policy.health_wait else frozenset()
+
+
 def after_batch(members: list[Member], batch: tuple[int, ...], policy: Policy, *,
                 failed_reimages: frozenset[int] = frozenset(), unknown: frozenset[int] = frozenset()) -> GoOn | Stop | Unsure:
     """The checks after each batch: the upgraded instances, then the whole set.

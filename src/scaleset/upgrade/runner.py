@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -25,8 +25,8 @@ import sqlalchemy as sa
 from scaleset.clock import Clock, sleep_or_until
 from scaleset.store.database import Database
 from scaleset.store.leases import LeaseLost
-from scaleset.upgrade import known_sets, planner, run_reads, runs
-from scaleset.upgrade.known_sets import KnownSet
+from scaleset.upgrade import planner, run_reads, runs
+from scaleset.upgrade.known_sets import KnownSet, KnownSets
 from scaleset.upgrade.planner import Member, Progress
 from scaleset.upgrade.policy import policy_from_json
 from scaleset.upgrade.ports import Actions, HealthView
@@ -52,7 +52,7 @@ class Runner:
         # Scale sets whose run waits on its batch turning healthy: nothing else the health watch
         # tells moves it (an instance of a batch warming up answers unhealthy first).
         self._awaiting_healthy: set[str] = set()
-        self._known: dict[str, KnownSet] = {}  # run id -> its set as last read (known_sets)
+        self._sets = KnownSets(db)  # each run's set as last read
 
     def nudge(self, scale_set_key: str) -> None:
         """Something a run of this scale set may be waiting for happened (an action ended, a
@@ -106,7 +106,7 @@ class Runner:
                     return
                 except Exception:  # a store hiccup or a bug must not orphan the run: log, look again
                     log.exception("upgrade run %s: the %s step failed; trying again", run_id, run.phase)
-                    self._known.pop(run_id, None)  # what it wrote may not be what it was told
+                    self._sets.drop(run_id)  # what it wrote may not be what it was told
                     moved = False
                 if moved:
                     last = None
@@ -116,7 +116,7 @@ class Runner:
                     await sleep_or_until(self.clock, self._patience(run), nudged, gather=_GATHER)
         finally:
             self._since.pop(run_id, None)
-            self._known.pop(run_id, None)
+            self._sets.drop(run_id)
             if key is not None and self._nudges.get(key) is nudged:
                 del self._nudges[key]
                 self._awaiting_healthy.discard(key)
@@ -131,7 +131,7 @@ class Runner:
             return True
         if run.paused:
             return False
-        known = self._set(run)
+        known = self._sets.of(run)
         self._forget_gone(run, known)
         return self._choose(run, *known.members(run.scale_set_key, self.health), now)
 
@@ -163,7 +163,7 @@ class Runner:
                 else:
                     touched, action = self._launch(conn, run, batch, now)
         if isinstance(decision, planner.Batch):
-            self._told(run, decision.ids, Progress.IN_FLIGHT)
+            self._sets.told(run.id, decision.ids, Progress.IN_FLIGHT)
         self.actions.wake(run.scale_set_key, touched, action)
         return True
 
@@ -212,7 +212,7 @@ class Runner:
         if run_reads.batch_waits(run, ends, self.health, self._policy(run), self._waited(run, self.clock.now())):
             self._awaiting_healthy.add(run.scale_set_key)
             return False
-        known = self._set(run, ends.values())
+        known = self._sets.of(run, ends.values())
         gone = self._forget_gone(run, known)
         batch = tuple(i for i in run.batch if i not in gone)  # an instance deleted meanwhile left the batch
         members, unknown = known.members(run.scale_set_key, self.health)
@@ -228,7 +228,7 @@ class Runner:
         members = [Member(m.id, m.healthy, judged[m.id], m.zone, m.update_domain) if m.id in judged else m for m in members]
         pending_left = any(m.progress == Progress.PENDING for m in members)
         outcome = planner.after_batch(members, batch, policy, failed_reimages=frozenset(failed),
-                                      unknown=self._awaited(unknown, waited, policy))
+                                      unknown=planner.awaited(unknown, waited, policy))
         if isinstance(outcome, planner.Unsure):
             return False  # each verdict that comes in nudges the run
         with self._writing(run) as conn:
@@ -247,8 +247,8 @@ class Runner:
                     self._begin_rollback(conn, run, outcome.roll_back, error, now)
                 else:
                     self._end(conn, run, "Faulted", error, now)
-        self._told(run, [i for i in batch if i not in bad], Progress.UPGRADED)
-        self._told(run, bad, Progress.FAILED)
+        self._sets.told(run.id, [i for i in batch if i not in bad], Progress.UPGRADED)
+        self._sets.told(run.id, bad, Progress.FAILED)
         if isinstance(outcome, planner.Stop) and outcome.roll_back:
             self.actions.wake(run.scale_set_key, list(outcome.roll_back))  # a batch that goes on wrote no intents
         if phase == "next" and not run.cancel_requested and not run.paused:
@@ -261,7 +261,7 @@ class Runner:
         """maxSurge: once the new instances are judged, the old ones go (or, on a stop that rolls
         back, the new ones go and the old ones keep serving, untouched)."""
         new = tuple(run.batch)
-        known = self._set(run)
+        known = self._sets.of(run)
         old = sorted(i for i, p in known.progress_of().items() if p == Progress.IN_FLIGHT)
         members, unknown = known.members(run.scale_set_key, self.health)
         now = self.clock.now()
@@ -280,7 +280,7 @@ class Runner:
             Member(m.id, m.healthy, Progress.FAILED if m.id in bad else Progress.UPGRADED, m.zone, m.update_domain)
             for m in members if m.id in new]
         outcome = planner.after_batch(stand_ins, new, policy, failed_reimages=frozenset(failed),
-                                      unknown=self._awaited(unknown, waited, policy))
+                                      unknown=planner.awaited(unknown, waited, policy))
         if isinstance(outcome, planner.Unsure):
             return False
         with self._writing(run) as conn:
@@ -343,23 +343,6 @@ class Runner:
         runs.update(conn, run.id, state="RollingBack", phase="rollback", batch=sorted(targets), error=error, phase_since=now)
         self.actions.reimage(conn, run.scale_set_key, targets, run.op_id)
 
-    def _set(self, run: sa.Row[Any], batch: Iterable[Any] = ()) -> KnownSet:
-        """The run's set (`batch`: its batch's rows, as just read): as kept, when the database's
-        sums agree with it; else read whole, and kept."""
-        known = self._known.get(run.id)
-        if known is not None and known.agrees(batch, known_sets.look(self.db, run)):
-            return known
-        rows, progress = run_reads.read_set(self.db, run)
-        known = self._known[run.id] = KnownSet(rows.values(), progress)
-        return known
-
-    def _told(self, run: sa.Row[Any], ids: Iterable[int], progress: Progress) -> None:
-        """The run wrote this progress of these members: what it keeps of its set follows. (Were it
-        not told, the members' tally would disagree at the next look, which reads the set whole.)"""
-        known = self._known.get(run.id)
-        if known is not None:
-            known.set(ids, progress)
-
     def _forget_gone(self, run: sa.Row[Any], known: KnownSet) -> set[int]:
         """Members whose instance left the set leave the run: a write only when there are some."""
         left = known.gone()
@@ -409,12 +392,6 @@ class Runner:
         runner just come has seen none, and the batch gets its whole wait again."""
         since = max(run.phase_since, self._since.get(run.id, run.phase_since))
         return (now - since).total_seconds()
-
-    @staticmethod
-    def _awaited(unknown: frozenset[int], waited: float, policy: planner.Policy) -> frozenset[int]:
-        """The instances whose verdicts a judgment still waits for: none once the health wait is
-        spent (a verdict still not in counts as unhealthy then)."""
-        return unknown if waited < policy.health_wait else frozenset()
 
     def _policy(self, run: sa.Row[Any]) -> planner.Policy:
         return policy_from_json(run.policy)
